@@ -1,0 +1,449 @@
+"""VQA v2 files -> sharded gzip TFRecords, with an accounting of every question.
+
+Run locally (DirectRunner) or on Dataflow; paths may be local or gs://:
+
+  vqa preprocess --data-dir DIR --splits train2014,val2014 --output OUT
+  python -m beam_pipelines.preprocess --data-dir gs://b/vqa --output gs://b/out \
+      --runner DataflowRunner --project P --region R \
+      --temp_location gs://b/tmp --setup_file ./setup.py
+
+Unknown flags are Beam pipeline options.
+"""
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DirectOptions
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import StandardOptions
+
+from beam_pipelines import accounting
+from beam_pipelines import images
+from beam_pipelines import layout
+from beam_pipelines import sinks
+from beam_pipelines import tokenization
+from beam_pipelines import transforms
+from beam_pipelines import vqa_json
+from trainer import contract
+
+
+@dataclasses.dataclass
+class PreprocessConfig:
+  """Everything that decides the content of the output; written to metadata."""
+  data_dir: str = ''
+  output: str = ''
+  splits: tuple = ('train2014', 'val2014')
+  top_answers: int = 10
+  max_question_tokens: int = 32
+  image_size: int = 224
+  num_shards: int = 8
+  tokenizer: str = tokenization.DEFAULT_TOKENIZER
+  answers: str = ''  # An existing answers.json to reuse instead of building one.
+  questions: dict = dataclasses.field(default_factory=dict)  # split -> path
+  annotations: dict = dataclasses.field(default_factory=dict)  # split -> path
+  image_dirs: dict = dataclasses.field(default_factory=dict)  # split -> dir
+  image_pattern: str = layout.DEFAULT_IMAGE_PATTERN
+  unlabelled_splits: tuple = ()
+  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
+  overwrite: bool = False
+
+  def questions_path(self, split):
+    return self.questions.get(split) or layout.questions_path(self.data_dir,
+                                                              split)
+
+  def annotations_path(self, split):
+    return self.annotations.get(split) or layout.annotations_path(
+        self.data_dir, split)
+
+  def image_dir(self, split):
+    return self.image_dirs.get(split) or layout.image_dir(self.data_dir, split)
+
+  def is_labelled(self, split):
+    """test* splits (test2015, test-dev2015) and listed splits have no answers."""
+    return not (split.startswith('test') or split in self.unlabelled_splits)
+
+  @property
+  def training_split(self):
+    return self.splits[0]
+
+
+class ConfigError(ValueError):
+  """The command line or the inputs it names cannot work."""
+
+
+def _split_overrides(values, flag):
+  overrides = {}
+  for value in values or ():
+    split, sep, path = value.partition('=')
+    if not sep or not split or not path:
+      raise ConfigError(f'{flag} {value!r}: expected SPLIT=PATH')
+    overrides[split] = path
+  return overrides
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(
+      prog='vqa preprocess', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  defaults = PreprocessConfig()
+  parser.add_argument('--data-dir', default='',
+                      help='folder of the official VQA v2 layout (local or gs://)')
+  parser.add_argument('--output', required=True,
+                      help='output folder (local or gs://)')
+  parser.add_argument('--splits', default=','.join(defaults.splits),
+                      help='comma-separated; the first one is the training '
+                      'split that defines the answer vocabulary')
+  parser.add_argument('--top-answers', type=int, default=defaults.top_answers)
+  parser.add_argument('--max-question-tokens', type=int,
+                      default=defaults.max_question_tokens)
+  parser.add_argument('--image-size', type=int, default=defaults.image_size)
+  parser.add_argument('--num-shards', type=int, default=defaults.num_shards,
+                      help='TFRecord shards per split')
+  parser.add_argument('--tokenizer', default=defaults.tokenizer,
+                      help='BERT WordPiece tokenizer: the bundled '
+                      f'{tokenization.DEFAULT_TOKENIZER}, a local or gs:// '
+                      'directory, or a hub name such as bert-base-uncased')
+  parser.add_argument('--answers', default='',
+                      help='reuse this answers.json instead of building the '
+                      'vocabulary from the first split')
+  parser.add_argument('--questions', action='append', metavar='SPLIT=PATH',
+                      help='questions file of a split (repeatable)')
+  parser.add_argument('--annotations', action='append', metavar='SPLIT=PATH',
+                      help='annotations file of a split (repeatable)')
+  parser.add_argument('--image-dir', action='append', metavar='SPLIT=DIR',
+                      help='image folder of a split (repeatable)')
+  parser.add_argument('--image-pattern', default=defaults.image_pattern,
+                      help='image file name, with {split} and {image_id}')
+  parser.add_argument('--unlabelled-splits', default='',
+                      help='comma-separated splits without annotations '
+                      '(test* splits are always unlabelled)')
+  parser.add_argument('--max-image-pixels', type=int,
+                      default=defaults.max_image_pixels,
+                      help='reject larger images (decompression bombs)')
+  parser.add_argument('--overwrite', action='store_true',
+                      help='replace the outputs of an earlier run in --output')
+  return parser
+
+
+def _comma_list(text):
+  return tuple(part.strip() for part in text.split(',') if part.strip())
+
+
+def parse_args(argv):
+  """Returns (PreprocessConfig, list of Beam pipeline arguments)."""
+  args, beam_args = build_parser().parse_known_args(argv)
+  config = PreprocessConfig(
+      data_dir=args.data_dir.rstrip('/'),
+      output=args.output.rstrip('/'),
+      splits=_comma_list(args.splits),
+      top_answers=args.top_answers,
+      max_question_tokens=args.max_question_tokens,
+      image_size=args.image_size,
+      num_shards=args.num_shards,
+      tokenizer=args.tokenizer,
+      answers=args.answers,
+      questions=_split_overrides(args.questions, '--questions'),
+      annotations=_split_overrides(args.annotations, '--annotations'),
+      image_dirs=_split_overrides(args.image_dir, '--image-dir'),
+      image_pattern=args.image_pattern,
+      unlabelled_splits=_comma_list(args.unlabelled_splits),
+      max_image_pixels=args.max_image_pixels,
+      overwrite=args.overwrite)
+  return config, beam_args
+
+
+def _check_numbers(config):
+  if not config.splits or len(set(config.splits)) != len(config.splits):
+    raise ConfigError(f'--splits {",".join(config.splits)!r}: give distinct '
+                      'split names, the training split first')
+  for name, value, minimum in (
+      ('--top-answers', config.top_answers, 1),
+      ('--max-question-tokens', config.max_question_tokens, 3),
+      ('--image-size', config.image_size, 8),
+      ('--num-shards', config.num_shards, 1),
+      ('--max-image-pixels', config.max_image_pixels, 1)):
+    if value < minimum:
+      raise ConfigError(f'{name} must be >= {minimum}, got {value}')
+  try:
+    layout.image_filename('x', 1, config.image_pattern)
+  except (KeyError, IndexError, ValueError) as e:
+    raise ConfigError(f'--image-pattern {config.image_pattern!r}: use only '
+                      '{split} and {image_id} ({e})') from e
+
+
+def _check_inputs_exist(config):
+  missing = []
+  for split in config.splits:
+    if not config.data_dir and split not in config.questions:
+      raise ConfigError(f'{split}: give --data-dir or --questions {split}=PATH')
+    paths = [config.questions_path(split)]
+    if config.is_labelled(split):
+      paths.append(config.annotations_path(split))
+    missing += [path for path in paths if not FileSystems.exists(path)]
+  if missing:
+    raise ConfigError(
+        'input files not found: ' + ', '.join(missing) + '. A split without '
+        'annotations must be named test* or listed in --unlabelled-splits.')
+  if not config.answers and not config.is_labelled(config.training_split):
+    raise ConfigError(f'the first split ({config.training_split}) builds the '
+                      'answer vocabulary and needs annotations; put a '
+                      'labelled split first or pass --answers answers.json')
+
+
+def _existing_outputs(config):
+  patterns = [contract.metadata_path(config.output)]
+  for split in config.splits:
+    patterns.append(contract.shard_glob(config.output, split))
+    patterns.append(contract.rejected_prefix(config.output, split) + '-*')
+  found = []
+  for pattern in patterns:
+    for match in FileSystems.match([pattern])[0].metadata_list:
+      found.append(match.path)
+  return found
+
+
+def _prepare_output(config):
+  existing = _existing_outputs(config)
+  if existing and not config.overwrite:
+    raise ConfigError(f'{config.output} already holds the output of a run '
+                      f'({existing[0]}, ...); pass --overwrite to replace it')
+  if existing:
+    FileSystems.delete(existing)
+
+
+def load_vocabulary(path):
+  """Reads an answers.json written by an earlier run."""
+  try:
+    with FileSystems.open(path) as f:
+      vocabulary = json.load(f)
+  except (IOError, OSError, json.JSONDecodeError) as e:
+    raise ConfigError(f'--answers {path}: cannot be read as JSON ({e})') from e
+  answers = vocabulary.get('answers') if isinstance(vocabulary, dict) else None
+  if not isinstance(answers, list) or not all(
+      isinstance(a, str) for a in answers) or not answers:
+    raise ConfigError(f'--answers {path}: expected {{"answers": [str, ...]}}')
+  return {'answers': answers, 'counts': vocabulary.get('counts', [])}
+
+
+def validate(config):
+  """Checks the configuration and the inputs before any work starts."""
+  _check_numbers(config)
+  _check_inputs_exist(config)
+
+
+def write_json(value, path):
+  with FileSystems.create(path, mime_type='application/json') as f:
+    f.write(json.dumps(value, indent=2, sort_keys=True).encode('utf-8'))
+  return path
+
+
+def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
+  return {
+      'config': dataclasses.asdict(config),
+      'tokenizer': tokenizer_info,
+      'answers': {'num_answers': len(vocabulary['answers']),
+                  'source_split': (config.training_split if not config.answers
+                                   else config.answers)},
+      'counts': accounting.build_counts(outcome_counts, config.splits),
+      'features': contract.describe_features(config.max_question_tokens,
+                                             len(vocabulary['answers'])),
+      'shards': {split: contract.shard_glob(config.output, split)
+                 for split in config.splits},
+  }
+
+
+def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info):
+  metadata = build_metadata(outcome_counts, vocabulary, config, tokenizer_info)
+  return write_json(metadata, contract.metadata_path(config.output))
+
+
+def _read_and_join(pipeline, split, config):
+  """Reads a split's questions (and annotations) and joins them."""
+  label = lambda name: f'{name}[{split}]'
+  questions = pipeline | label('ReadQuestions') >> transforms.ReadQuestions(
+      split, config.questions_path(split))
+  to_join = {'questions': questions.questions}
+  outcomes = [questions[transforms.OUTCOMES]]
+  if config.is_labelled(split):
+    annotations = pipeline | label('ReadAnnotations') >> (
+        transforms.ReadAnnotations(split, config.annotations_path(split)))
+    to_join['annotations'] = annotations.annotations
+    outcomes.append(annotations[transforms.OUTCOMES])
+  joined = to_join | label('JoinAnnotations') >> transforms.JoinAnnotations(
+      split, config.is_labelled(split))
+  outcomes.append(joined[transforms.OUTCOMES])
+  rejected = [questions[transforms.REJECTED], joined[transforms.REJECTED]]
+  return joined.records, outcomes, rejected
+
+
+def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
+  """Labels, tokenises, attaches images and writes one split's shards."""
+  label = lambda name: f'{name}[{split}]'
+  labelled = records | label('AssignLabels') >> transforms.AssignLabels(
+      vocabulary, is_training=(split == config.training_split))
+  tokenized = labelled.records | label('Tokenize') >> beam.ParDo(
+      transforms.TokenizeQuestions(tokenizer_files, config.max_question_tokens)
+  ).with_outputs(transforms.OUTCOMES, main='records')
+  with_images, image_outcomes, rejected = (
+      tokenized.records | label('EncodeImages') >> transforms.AttachImages(
+          split, config.image_dir(split), config.image_pattern,
+          config.image_size, config.max_image_pixels))
+  examples = with_images | label('ToExample') >> beam.Map(
+      transforms.to_example, config.max_question_tokens,
+      vocabulary=beam.pvalue.AsSingleton(vocabulary))
+  _ = examples | label('WriteShards') >> sinks.WriteShards(
+      contract.shard_prefix(config.output, split), config.num_shards,
+      contract.SHARD_SUFFIX)
+  written = examples | label('CountWritten') >> beam.Map(
+      lambda _: accounting.outcome(split, accounting.WRITTEN))
+  outcomes = [labelled[transforms.OUTCOMES], tokenized[transforms.OUTCOMES],
+              image_outcomes, written]
+  return outcomes, rejected
+
+
+def _write_rejected(rejected, split, config):
+  label = lambda name: f'{name}[{split}]'
+  return (
+      rejected
+      | label('FlattenRejected') >> beam.Flatten()
+      | label('KeyRejected') >> beam.Map(
+          lambda record: (record['question_id'], record))
+      | label('WriteRejected') >> sinks.WriteShards(
+          contract.rejected_prefix(config.output, split), 1, '.jsonl',
+          frame=sinks.jsonl_line,
+          compression=beam.io.filesystem.CompressionTypes.UNCOMPRESSED))
+
+
+def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
+                   vocabulary=None):
+  """Adds every step; `vocabulary` is given when reusing an answers.json."""
+  outcomes = []
+  vocabulary_pc = None
+  if vocabulary is not None:
+    vocabulary_pc = pipeline | 'ReuseVocabulary' >> beam.Create([vocabulary])
+  for split in config.splits:
+    records, split_outcomes, rejected = _read_and_join(pipeline, split, config)
+    if vocabulary_pc is None:
+      vocabulary_pc = records | 'BuildVocabulary' >> transforms.BuildVocabulary(
+          config.top_answers)
+    more_outcomes, more_rejected = _encode_and_write(
+        records, split, config, vocabulary_pc, tokenizer_files)
+    _write_rejected(rejected + [more_rejected], split, config)
+    outcomes += split_outcomes + more_outcomes
+  _ = vocabulary_pc | 'WriteAnswers' >> beam.Map(
+      write_json, contract.answers_path(config.output))
+  _ = (
+      outcomes
+      | 'FlattenOutcomes' >> beam.Flatten()
+      | 'CountOutcomes' >> transforms.CountOutcomes()
+      | 'WriteMetadata' >> beam.Map(
+          _write_metadata, vocabulary=beam.pvalue.AsSingleton(vocabulary_pc),
+          config=config, tokenizer_info=tokenizer_info))
+
+
+def pipeline_options(beam_args):
+  """Beam options; locally, DirectRunner in multi-processing mode by default."""
+  options = PipelineOptions(beam_args)
+  standard = options.view_as(StandardOptions)
+  if not standard.runner:
+    standard.runner = 'DirectRunner'
+    direct = options.view_as(DirectOptions)
+    if not any(arg.startswith('--direct_running_mode') for arg in beam_args):
+      direct.direct_running_mode = 'multi_processing'
+      direct.direct_num_workers = 0
+  return options
+
+
+def tokenizer_summary(config, tokenizer_files):
+  tokenizer = tokenization.QuestionTokenizer(tokenizer_files,
+                                             config.max_question_tokens)
+  return {'name': config.tokenizer, 'vocab_size': tokenizer.vocab_size,
+          'files': sorted(tokenizer_files),
+          'max_question_tokens': config.max_question_tokens}
+
+
+def read_metadata(output):
+  with FileSystems.open(contract.metadata_path(output)) as f:
+    return json.load(f)
+
+
+def beam_counters(result):
+  """{counter name: value} from a finished pipeline, summed over steps."""
+  counters = {}
+  for counter in result.metrics().query()['counters']:
+    value = counter.committed
+    if value is None:  # Some runners only report attempted values.
+      value = counter.attempted
+    name = counter.key.metric.name
+    counters[name] = counters.get(name, 0) + value
+  return counters
+
+
+def run_preprocess(config, beam_args=()):
+  """Validates, runs the pipeline to completion.
+
+  Returns:
+    (metadata, counters): the metadata.json written and the Beam counters.
+  """
+  validate(config)
+  vocabulary = load_vocabulary(config.answers) if config.answers else None
+  tokenizer_files = tokenization.resolve_tokenizer_files(config.tokenizer)
+  tokenizer_info = tokenizer_summary(config, tokenizer_files)
+  _prepare_output(config)
+  pipeline = beam.Pipeline(options=pipeline_options(list(beam_args)))
+  build_pipeline(pipeline, config, tokenizer_files, tokenizer_info, vocabulary)
+  result = pipeline.run()
+  result.wait_until_finish()
+  return read_metadata(config.output), beam_counters(result)
+
+
+def _input_error_message(error):
+  """The InputFileError inside a runner's exception, if there is one."""
+  seen = error
+  while seen is not None:
+    if isinstance(seen, vqa_json.InputFileError):
+      return str(seen)
+    seen = seen.__cause__ or seen.__context__
+  text = str(error)
+  marker = 'InputFileError: '
+  if marker in text:
+    return text[text.rindex(marker) + len(marker):].splitlines()[0]
+  return None
+
+
+def main(argv=None):
+  logging.getLogger().setLevel(logging.WARNING)
+  # Multi-processing workers forward their start-up chatter at WARNING.
+  logging.getLogger('apache_beam.runners.portability.local_job_service'
+                   ).setLevel(logging.ERROR)
+  try:
+    config, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
+    start = time.monotonic()
+    metadata, counters = run_preprocess(config, beam_args)
+  except (ConfigError, tokenization.TokenizerError) as e:
+    print(f'vqa preprocess: error: {e}', file=sys.stderr)
+    return 2
+  except Exception as e:  # pylint: disable=broad-except
+    message = _input_error_message(e)
+    if message is None:
+      raise
+    print(f'vqa preprocess: error: {message}', file=sys.stderr)
+    return 2
+  counts = metadata['counts']
+  print(accounting.format_summary(counts))
+  print(f'images read (Beam counter, all splits): '
+        f'{counters.get("images_read", 0)}')
+  print(f'answers: {metadata["answers"]["num_answers"]}; output: '
+        f'{config.output}; {time.monotonic() - start:.1f} s')
+  if any(accounting.unaccounted(entry) for entry in counts.values()):
+    return 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

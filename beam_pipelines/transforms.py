@@ -1,0 +1,464 @@
+"""The composite transforms of the preprocessing pipeline, in pipeline order.
+
+Every question read produces exactly one outcome (written, filtered or rejected
+with a reason) on the OUTCOMES output of the step that decides it; rejected
+questions also go to the REJECTED output, which is written to rejected/.
+"""
+import json
+import sys
+import time
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from beam_pipelines import accounting
+from beam_pipelines import images
+from beam_pipelines import layout
+from beam_pipelines import tokenization
+from beam_pipelines import vqa_json
+from trainer import contract
+from trainer import vqa_metric
+
+OUTCOMES = 'outcomes'
+REJECTED = 'rejected'
+FILTERED = 'filtered'
+METRICS_NAMESPACE = 'vqa_preprocess'
+
+
+def rejection(split, question_id, image_id, reason, detail=''):
+  return {'split': split, 'question_id': question_id, 'image_id': image_id,
+          'reason': reason, 'detail': detail}
+
+
+def _reject(split, question_id, image_id, reason, detail=''):
+  """The two tagged outputs of a rejected question."""
+  yield beam.pvalue.TaggedOutput(
+      REJECTED, rejection(split, question_id, image_id, reason, detail))
+  yield beam.pvalue.TaggedOutput(
+      OUTCOMES, accounting.outcome(split, accounting.REJECTED, reason))
+
+
+def _event(split, name):
+  return beam.pvalue.TaggedOutput(
+      OUTCOMES, accounting.outcome(split, accounting.EVENT, name))
+
+
+def _int_or_none(value):
+  return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class _KeyQuestions(beam.DoFn):
+  """Checks each question record and keys the usable ones by question_id."""
+
+  def __init__(self, split):
+    self._split = split
+
+  def process(self, record):
+    yield beam.pvalue.TaggedOutput(
+        OUTCOMES, accounting.outcome(self._split, accounting.READ))
+    problem = vqa_json.check_question(record)
+    if problem:
+      get = record.get if isinstance(record, dict) else (lambda key: None)
+      yield from _reject(self._split, _int_or_none(get('question_id')),
+                         _int_or_none(get('image_id')), problem)
+      return
+    yield record['question_id'], record
+
+
+class ReadQuestions(beam.PTransform):
+  """Reads a questions file into (question_id, record), tagged outputs too."""
+
+  def __init__(self, split, path):
+    super().__init__()
+    self._split = split
+    self._path = path
+
+  def expand(self, pipeline):
+    return (
+        pipeline
+        | 'ListFile' >> beam.Create([self._path])
+        | 'LoadRecords' >> beam.FlatMap(vqa_json.load_records,
+                                        layout.QUESTIONS_KEY)
+        | 'Spread' >> beam.Reshuffle()
+        | 'CheckAndKey' >> beam.ParDo(_KeyQuestions(self._split)).with_outputs(
+            OUTCOMES, REJECTED, main='questions'))
+
+
+def _key_annotation(record, split):
+  if not vqa_json.check_annotation(record):
+    question_id = (_int_or_none(record.get('question_id'))
+                   if isinstance(record, dict) else None)
+    if question_id is None:
+      yield _event(split, accounting.MALFORMED_ANNOTATION_RECORDS)
+      return
+    yield question_id, None  # Known question, unusable annotation.
+    return
+  yield record['question_id'], record
+
+
+class ReadAnnotations(beam.PTransform):
+  """Reads an annotations file into (question_id, record or None)."""
+
+  def __init__(self, split, path):
+    super().__init__()
+    self._split = split
+    self._path = path
+
+  def expand(self, pipeline):
+    return (
+        pipeline
+        | 'ListFile' >> beam.Create([self._path])
+        | 'LoadRecords' >> beam.FlatMap(vqa_json.load_records,
+                                        layout.ANNOTATIONS_KEY)
+        | 'Spread' >> beam.Reshuffle()
+        | 'CheckAndKey' >> beam.FlatMap(_key_annotation, self._split)
+        .with_outputs(OUTCOMES, main='annotations'))
+
+
+def _canonical(record):
+  return json.dumps(record, sort_keys=True)
+
+
+def _labelled_record(split, question, annotation):
+  human = vqa_json.normalized_human_answers(annotation)
+  return {
+      'split': split,
+      'question_id': question['question_id'],
+      'image_id': question['image_id'],
+      'question': question['question'],
+      'question_type': vqa_json.question_type(annotation),
+      'answer_type': vqa_json.answer_type(annotation),
+      'human_answers': human,
+      'top_answer': vqa_metric.most_common_answer(human),
+  }
+
+
+def _unlabelled_record(split, question):
+  return {
+      'split': split,
+      'question_id': question['question_id'],
+      'image_id': question['image_id'],
+      'question': question['question'],
+      'question_type': '',
+      'answer_type': '',
+      'human_answers': [],
+      'top_answer': '',
+  }
+
+
+def resolve_question(grouped, split, labelled):
+  """Joins one question_id's questions and annotations into one record.
+
+  Args:
+    grouped: (question_id, {'questions': [...], 'annotations': [...]}).
+    split: split name.
+    labelled: whether this split must have an annotation per question.
+
+  Yields:
+    The joined record, plus tagged outcomes and rejections.
+  """
+  question_id, group = grouped
+  questions = sorted(group['questions'], key=_canonical)
+  annotations = list(group.get('annotations', ()))
+  if not questions:
+    yield _event(split, accounting.ANNOTATION_WITHOUT_QUESTION)
+    return
+  question, duplicates = questions[0], questions[1:]
+  for duplicate in duplicates:
+    yield from _reject(split, question_id, duplicate['image_id'],
+                       accounting.DUPLICATE_QUESTION_ID)
+  if not labelled:
+    yield _unlabelled_record(split, question)
+    return
+  usable = sorted((a for a in annotations if a is not None), key=_canonical)
+  if not annotations:
+    yield from _reject(split, question_id, question['image_id'],
+                       accounting.MISSING_ANNOTATION)
+    return
+  if not usable:
+    yield from _reject(split, question_id, question['image_id'],
+                       accounting.MALFORMED_ANNOTATION)
+    return
+  if len(annotations) > 1:
+    yield _event(split, accounting.DUPLICATE_ANNOTATIONS)
+  annotation = usable[0]
+  if annotation.get('image_id', question['image_id']) != question['image_id']:
+    yield from _reject(
+        split, question_id, question['image_id'], accounting.IMAGE_ID_MISMATCH,
+        f'annotation says image {annotation.get("image_id")}')
+    return
+  yield _labelled_record(split, question, annotation)
+
+
+class JoinAnnotations(beam.PTransform):
+  """Joins keyed questions with keyed annotations by question_id."""
+
+  def __init__(self, split, labelled):
+    super().__init__()
+    self._split = split
+    self._labelled = labelled
+
+  def expand(self, inputs):
+    return (
+        inputs
+        | 'GroupByQuestionId' >> beam.CoGroupByKey()
+        | 'Resolve' >> beam.FlatMap(
+            resolve_question, self._split, self._labelled).with_outputs(
+                OUTCOMES, REJECTED, main='records'))
+
+
+class _Reversed:
+  """Orders strings in reverse, so that Top.Of breaks count ties by name."""
+
+  def __init__(self, text):
+    self.text = text
+
+  def __lt__(self, other):
+    return self.text > other.text
+
+  def __eq__(self, other):
+    return self.text == other.text
+
+
+def _vocabulary_rank(answer_count):
+  answer, count = answer_count
+  return count, _Reversed(answer)
+
+
+def vocabulary_from_top(top):
+  """{'answers': [...], 'counts': [...]} from [(answer, count)], best first."""
+  return {'answers': [answer for answer, _ in top],
+          'counts': [count for _, count in top]}
+
+
+class BuildVocabulary(beam.PTransform):
+  """The top-K most common answers of the training split's records."""
+
+  def __init__(self, top_answers):
+    super().__init__()
+    self._top_answers = top_answers
+
+  def expand(self, records):
+    return (
+        records
+        | 'TopAnswer' >> beam.Map(lambda record: record['top_answer'])
+        | 'DropEmpty' >> beam.Filter(bool)
+        | 'CountAnswers' >> beam.combiners.Count.PerElement()
+        | 'TopK' >> beam.combiners.Top.Of(self._top_answers,
+                                          key=_vocabulary_rank)
+        | 'ToVocabulary' >> beam.Map(vocabulary_from_top))
+
+
+def answer_index(vocabulary):
+  return {answer: i for i, answer in enumerate(vocabulary['answers'])}
+
+
+def assign_label(record, vocabulary, index, is_training):
+  """Adds `label` and soft `scores`; filters training questions outside it."""
+  answers = vocabulary['answers']
+  labelled = dict(record)
+  labelled['label'] = index.get(record['top_answer'], contract.UNLABELLED)
+  labelled['scores'] = vqa_metric.soft_scores(record['human_answers'], answers)
+  split = record['split']
+  if record['human_answers'] and labelled['label'] == contract.UNLABELLED:
+    if is_training:
+      yield beam.pvalue.TaggedOutput(OUTCOMES, accounting.outcome(
+          split, accounting.FILTERED, accounting.ANSWER_NOT_IN_VOCABULARY))
+      return
+    yield _event(split, accounting.LABEL_OUTSIDE_VOCABULARY)
+  yield labelled
+
+
+class AssignLabels(beam.PTransform):
+  """Labels records against the vocabulary (a singleton PCollection)."""
+
+  def __init__(self, vocabulary, is_training):
+    super().__init__()
+    self._vocabulary = vocabulary
+    self._is_training = is_training
+
+  def expand(self, records):
+    index = self._vocabulary | 'IndexAnswers' >> beam.Map(answer_index)
+    return records | 'Label' >> beam.FlatMap(
+        assign_label,
+        vocabulary=beam.pvalue.AsSingleton(self._vocabulary),
+        index=beam.pvalue.AsSingleton(index),
+        is_training=self._is_training).with_outputs(OUTCOMES, main='records')
+
+
+class TokenizeQuestions(beam.DoFn):
+  """Adds WordPiece `input_ids` and `attention_mask` to each record."""
+
+  def __init__(self, tokenizer_files, max_question_tokens):
+    self._tokenizer_files = tokenizer_files
+    self._max_question_tokens = max_question_tokens
+    self._tokenizer = None
+    self._truncated = Metrics.counter(METRICS_NAMESPACE, 'truncated_questions')
+
+  def setup(self):
+    self._tokenizer = tokenization.QuestionTokenizer(
+        self._tokenizer_files, self._max_question_tokens)
+
+  def process(self, record):
+    ids, mask, truncated = self._tokenizer.encode(record['question'])
+    if truncated:
+      self._truncated.inc()
+      yield _event(record['split'], accounting.TRUNCATED_QUESTIONS)
+    tokenized = dict(record)
+    tokenized['input_ids'] = ids
+    tokenized['attention_mask'] = mask
+    yield tokenized
+
+
+class _Progress:
+  """Prints how far this worker has got, at most once per `every_s` seconds."""
+
+  def __init__(self, what, every_s=10.0):
+    self._what = what
+    self._every_s = every_s
+    self._count = 0
+    self._start = self._last = time.monotonic()
+
+  def tick(self):
+    self._count += 1
+    now = time.monotonic()
+    if now - self._last >= self._every_s:
+      self._last = now
+      rate = self._count / (now - self._start)
+      print(f'[preprocess] {self._what}: {self._count} on this worker '
+            f'({rate:.0f}/s)', file=sys.stderr, flush=True)
+
+
+class EncodeImages(beam.DoFn):
+  """Reads, decodes, resizes and re-encodes one image per distinct image id."""
+
+  def __init__(self, split, image_dir, image_pattern, image_size, max_pixels):
+    self._split = split
+    self._image_dir = image_dir
+    self._image_pattern = image_pattern
+    self._image_size = image_size
+    self._max_pixels = max_pixels
+    self._images_read = Metrics.counter(METRICS_NAMESPACE, 'images_read')
+    self._image_bytes = Metrics.distribution(METRICS_NAMESPACE,
+                                             'encoded_image_bytes')
+    self._progress = None
+
+  def setup(self):
+    self._progress = _Progress(f'{self._split} images encoded')
+
+  def image_path(self, image_id):
+    return layout.join_path(
+        self._image_dir,
+        layout.image_filename(self._split, image_id, self._image_pattern))
+
+  def _read(self, path):
+    # Imported here: FileSystems pulls in every registered file system.
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+    try:
+      with FileSystems.open(path, compression_type='uncompressed') as f:
+        return f.read()
+    except Exception:  # pylint: disable=broad-except
+      if not FileSystems.exists(path):
+        return None
+      raise  # Transient or permission errors: let the runner retry or fail.
+
+  def process(self, image_id):
+    path = self.image_path(image_id)
+    self._images_read.inc()
+    self._progress.tick()
+    yield _event(self._split, accounting.IMAGES_READ)
+    raw = self._read(path)
+    try:
+      if raw is None:
+        raise images.ImageRejected(accounting.MISSING_IMAGE, path)
+      jpeg = images.encode_image(raw, self._image_size, self._max_pixels)
+    except images.ImageRejected as e:
+      yield _event(self._split, f'{accounting.IMAGES_REJECTED}/{e.reason}')
+      yield image_id, {'reason': e.reason, 'detail': f'{path}: {e.detail}'}
+      return
+    self._image_bytes.update(len(jpeg))
+    yield image_id, {'jpeg': jpeg}
+
+
+def attach_image(grouped, split):
+  """Gives each question of one image the encoded image, or rejects them."""
+  image_id, group = grouped
+  encoded = group['image'][0] if group['image'] else {
+      'reason': accounting.MISSING_IMAGE, 'detail': 'image never read'}
+  for record in group['records']:
+    if 'jpeg' not in encoded:
+      yield from _reject(split, record['question_id'], image_id,
+                         encoded['reason'], encoded['detail'])
+      continue
+    with_image = dict(record)
+    with_image['jpeg'] = encoded['jpeg']
+    yield with_image
+
+
+class AttachImages(beam.PTransform):
+  """Encodes each referenced image once and joins it to its questions."""
+
+  def __init__(self, split, image_dir, image_pattern, image_size, max_pixels):
+    super().__init__()
+    self._split = split
+    self._encode = EncodeImages(split, image_dir, image_pattern, image_size,
+                                max_pixels)
+
+  def expand(self, records):
+    split = self._split
+    keyed = records | 'KeyByImage' >> beam.Map(
+        lambda record: (record['image_id'], record))
+    image_ids = (
+        keyed
+        | 'ImageIds' >> beam.Keys()
+        | 'Distinct' >> beam.Distinct())
+    referenced = image_ids | 'CountReferenced' >> beam.Map(
+        lambda _: accounting.outcome(split, accounting.EVENT,
+                                     accounting.IMAGES_REFERENCED))
+    encoded = image_ids | 'Encode' >> beam.ParDo(self._encode).with_outputs(
+        OUTCOMES, main='images')
+    joined = (
+        {'image': encoded.images, 'records': keyed}
+        | 'GroupByImage' >> beam.CoGroupByKey()
+        | 'Attach' >> beam.FlatMap(attach_image, split).with_outputs(
+            OUTCOMES, REJECTED, main='records'))
+    outcomes = (
+        (referenced, encoded[OUTCOMES], joined[OUTCOMES])
+        | 'FlattenOutcomes' >> beam.Flatten())
+    return joined.records, outcomes, joined[REJECTED]
+
+
+def to_example(record, max_question_tokens, vocabulary):
+  """(question_id, serialised tf.train.Example) of a complete record."""
+  features = {
+      contract.IMAGE_ID: record['image_id'],
+      contract.IMAGE_ENCODED: record['jpeg'],
+      contract.QUESTION_ID: record['question_id'],
+      contract.QUESTION_TEXT: record['question'],
+      contract.QUESTION_INPUT_IDS: record['input_ids'],
+      contract.QUESTION_ATTENTION_MASK: record['attention_mask'],
+      contract.QUESTION_TYPE: record['question_type'],
+      contract.ANSWER_TYPE: record['answer_type'],
+      contract.ANSWER_LABEL: record['label'],
+      contract.ANSWER_SCORES: record['scores'],
+      contract.ANSWER_HUMAN: record['human_answers'],
+  }
+  return record['question_id'], contract.make_example(
+      features, max_question_tokens, len(vocabulary['answers']))
+
+
+def _count_outcome(outcome_key):
+  Metrics.counter(METRICS_NAMESPACE,
+                  accounting.counter_name(outcome_key)).inc()
+  return outcome_key
+
+
+class CountOutcomes(beam.PTransform):
+  """Counts outcome tuples into one [((split, kind, reason), n)] list."""
+
+  def expand(self, outcomes):
+    return (
+        outcomes
+        | 'ToCounters' >> beam.Map(_count_outcome)
+        | 'CountEach' >> beam.combiners.Count.PerElement()
+        | 'ToList' >> beam.combiners.ToList())

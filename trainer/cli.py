@@ -1,0 +1,40 @@
+"""The `vqa` command: one subcommand per job, each also a `python -m` module.
+
+Subcommand modules are imported only when chosen, so `vqa --help` is fast and
+one job never pays for another's imports.
+"""
+import importlib
+import sys
+
+# subcommand -> (module with main(argv), one-line help)
+SUBCOMMANDS = {
+    'sample-data': ('beam_pipelines.sample_data',
+                    'write the embedded synthetic VQA v2 sample data set'),
+    'preprocess': ('beam_pipelines.preprocess',
+                   'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
+}
+
+
+def usage():
+  lines = ['usage: vqa SUBCOMMAND [options]   (vqa SUBCOMMAND --help)', '',
+           'subcommands:']
+  lines += [f'  {name:<14}{help_text}'
+            for name, (_, help_text) in SUBCOMMANDS.items()]
+  return '\n'.join(lines)
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  if not argv or argv[0] in ('-h', '--help'):
+    print(usage())
+    return 0
+  name, rest = argv[0], argv[1:]
+  if name not in SUBCOMMANDS:
+    print(f'vqa: unknown subcommand {name!r}\n\n{usage()}', file=sys.stderr)
+    return 2
+  module = importlib.import_module(SUBCOMMANDS[name][0])
+  return module.main(rest)
+
+
+if __name__ == '__main__':
+  sys.exit(main())
