@@ -1,4 +1,4 @@
-"""VQA v2 files -> sharded gzip TFRecords, with an accounting of every question.
+r"""VQA v2 files -> sharded gzip TFRecords, with an accounting of every question.
 
 Run locally (DirectRunner) or on Dataflow; paths may be local or gs://:
 

@@ -12,6 +12,8 @@ SUBCOMMANDS = {
                     'write the embedded synthetic VQA v2 sample data set'),
     'preprocess': ('beam_pipelines.preprocess',
                    'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
+    'demo': ('trainer.demo',
+             'the whole flow on the embedded sample data, timed'),
 }
 
 

@@ -24,13 +24,13 @@ def annotation(question_id, image_id, answers, answer_type='other',
 
 def write_split(data_dir, split, questions, annotations, images):
   """Writes one split; `images` maps image_id to file bytes."""
+  os.makedirs(os.path.join(data_dir, split), exist_ok=True)
   with open(os.path.join(data_dir, layout.questions_filename(split)), 'w') as f:
     json.dump({'data_subtype': split, 'questions': questions}, f)
   if annotations is not None:
     with open(os.path.join(data_dir, layout.annotations_filename(split)),
               'w') as f:
       json.dump({'data_subtype': split, 'annotations': annotations}, f)
-  os.makedirs(os.path.join(data_dir, split), exist_ok=True)
   for image_id, raw in images.items():
     with open(os.path.join(data_dir, split,
                            layout.image_filename(split, image_id)), 'wb') as f:
