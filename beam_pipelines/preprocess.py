@@ -196,7 +196,8 @@ def _check_inputs_exist(config):
 
 
 def _existing_outputs(config):
-  patterns = [contract.metadata_path(config.output)]
+  patterns = [contract.metadata_path(config.output),
+              contract.tokenizer_dir(config.output) + '/*']
   for split in config.splits:
     patterns.append(contract.shard_glob(config.output, split))
     patterns.append(contract.rejected_prefix(config.output, split) + '-*')
@@ -240,6 +241,15 @@ def write_json(value, path):
   with FileSystems.create(path, mime_type='application/json') as f:
     f.write(json.dumps(value, indent=2, sort_keys=True).encode('utf-8'))
   return path
+
+
+def write_tokenizer_files(tokenizer_files, output):
+  """Keeps the exact tokenizer next to the records (training and serving use it)."""
+  directory = contract.tokenizer_dir(output)
+  for name, content in sorted(tokenizer_files.items()):
+    with FileSystems.create(f'{directory}/{name}') as f:
+      f.write(content)
+  return directory
 
 
 def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
@@ -395,6 +405,7 @@ def run_preprocess(config, beam_args=()):
   tokenizer_files = tokenization.resolve_tokenizer_files(config.tokenizer)
   tokenizer_info = tokenizer_summary(config, tokenizer_files)
   _prepare_output(config)
+  tokenizer_info['dir'] = write_tokenizer_files(tokenizer_files, config.output)
   pipeline = beam.Pipeline(options=pipeline_options(list(beam_args)))
   build_pipeline(pipeline, config, tokenizer_files, tokenizer_info, vocabulary)
   result = pipeline.run()

@@ -26,6 +26,7 @@ UNLABELLED = -1
 ANSWERS_FILENAME = 'answers.json'
 METADATA_FILENAME = 'metadata.json'
 REJECTED_DIRNAME = 'rejected'
+TOKENIZER_DIRNAME = 'tokenizer'
 SHARD_PREFIX = 'part'
 SHARD_SUFFIX = '.tfrecord.gz'
 SHARD_NAME_TEMPLATE = '-SSSSS-of-NNNNN'
@@ -90,6 +91,11 @@ def answers_path(output_dir):
 
 def metadata_path(output_dir):
   return posixpath.join(output_dir, METADATA_FILENAME)
+
+
+def tokenizer_dir(output_dir):
+  """The WordPiece tokenizer files the questions were encoded with."""
+  return posixpath.join(output_dir, TOKENIZER_DIRNAME)
 
 
 def rejected_prefix(output_dir, split):

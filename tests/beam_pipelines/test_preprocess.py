@@ -256,6 +256,10 @@ def test_shards_and_metadata_follow_the_contract(run):
   assert [f['name'] for f in metadata['features']] == [
       f.name for f in contract.FEATURES]
   assert metadata['tokenizer']['vocab_size'] == 30522
+  tokenizer_dir = contract.tokenizer_dir(str(output))
+  assert metadata['tokenizer']['dir'] == tokenizer_dir
+  with open(os.path.join(tokenizer_dir, 'vocab.txt')) as f:
+    assert len(f.read().splitlines()) == 30522
   assert metadata['config']['max_question_tokens'] == L
 
 
