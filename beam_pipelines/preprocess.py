@@ -214,7 +214,13 @@ def _prepare_output(config):
     raise ConfigError(f'{config.output} already holds the output of a run '
                       f'({existing[0]}, ...); pass --overwrite to replace it')
   if existing:
-    FileSystems.delete(existing)
+    try:
+      FileSystems.delete(existing)
+    except Exception as e:  # pylint: disable=broad-except
+      raise ConfigError(
+          f'--overwrite: could not delete the earlier run\'s files in '
+          f'{config.output} ({e}); delete them yourself (e.g. gcloud storage '
+          f'rm -r {config.output}) and run again') from e
 
 
 def load_vocabulary(path):

@@ -11,6 +11,7 @@ from beam_pipelines import accounting
 from beam_pipelines import preprocess
 from beam_pipelines import tokenization
 from tests.beam_pipelines import image_files
+from tests.beam_pipelines import records as records_lib
 from tests.beam_pipelines import vqa_files
 from trainer import contract
 from trainer import vqa_metric
@@ -109,13 +110,7 @@ def run(data_dir, tmp_path_factory):
 
 def read_records(output, split, num_answers=5):
   files = sorted(glob.glob(contract.shard_glob(str(output), split)))
-  dataset = tf.data.TFRecordDataset(files, compression_type='GZIP').map(
-      lambda r: contract.parse_examples(r, L, num_answers))
-  records = {}
-  for example in dataset:
-    values = {k: v.numpy() for k, v in example.items()}
-    records[int(values[contract.QUESTION_ID])] = values
-  return records
+  return records_lib.parse_shards(files, L, num_answers)
 
 
 def read_rejected(output, split):
