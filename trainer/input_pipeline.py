@@ -1,0 +1,138 @@
+"""tf.data input from the preprocessed shards: pure dict -> dict steps.
+
+Files are read in parallel (interleave), parsed and JPEG-decoded in parallel,
+shuffled, batched with the *global* batch size and prefetched; everything is
+AUTOTUNE. `deterministic=True` fixes the order (tests, reproducible eval).
+"""
+import dataclasses
+
+import tensorflow as tf
+
+from trainer import contract
+from trainer import targets as targets_lib
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+# Model input names.
+INPUT_IDS = 'input_ids'
+ATTENTION_MASK = 'attention_mask'
+IMAGE = 'image'
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+  """What the records of a preprocessed folder look like."""
+  data_dir: str
+  answers: tuple
+  max_question_tokens: int
+  image_size: int
+  metadata: dict
+
+  @property
+  def num_answers(self):
+    return len(self.answers)
+
+
+def read_data_spec(data_dir):
+  """Reads answers.json and metadata.json of a `vqa preprocess` output."""
+  answers, metadata = contract.read_dataset_info(data_dir)
+  config = metadata['config']
+  return DataSpec(data_dir=data_dir, answers=tuple(answers),
+                  max_question_tokens=config['max_question_tokens'],
+                  image_size=config['image_size'], metadata=metadata)
+
+
+def shard_files(data_dir, split):
+  files = sorted(tf.io.gfile.glob(contract.shard_glob(data_dir, split)))
+  if not files:
+    raise FileNotFoundError(
+        f'{contract.shard_glob(data_dir, split)}: no shards; was split '
+        f'{split!r} preprocessed into {data_dir}?')
+  return files
+
+
+def decode_record(example, decode_image=True):
+  """Parsed Example -> model features plus what evaluation needs."""
+  features = {
+      INPUT_IDS: tf.cast(example[contract.QUESTION_INPUT_IDS], tf.int32),
+      ATTENTION_MASK: tf.cast(example[contract.QUESTION_ATTENTION_MASK],
+                              tf.int32),
+      'question_id': example[contract.QUESTION_ID],
+      'image_id': example[contract.IMAGE_ID],
+      'answer_type': example[contract.ANSWER_TYPE],
+      'label': example[contract.ANSWER_LABEL],
+      'scores': example[contract.ANSWER_SCORES],
+  }
+  if decode_image:
+    image = tf.io.decode_jpeg(example[contract.IMAGE_ENCODED], channels=3)
+    features[IMAGE] = tf.ensure_shape(image, [None, None, 3])
+  return features
+
+
+def set_image_shape(features, image_size):
+  if IMAGE not in features:
+    return features
+  features = dict(features)
+  features[IMAGE] = tf.ensure_shape(features[IMAGE],
+                                    [image_size, image_size, 3])
+  return features
+
+
+def to_model_inputs(features):
+  """(inputs, packed targets) for Keras fit/evaluate."""
+  inputs = {name: features[name] for name in (INPUT_IDS, ATTENTION_MASK,
+                                               IMAGE) if name in features}
+  return inputs, targets_lib.pack(features['label'], features['scores'])
+
+
+def make_dataset(spec, split, global_batch_size, *, training,
+                 deterministic=False, seed=0, for_keras=True,
+                 drop_labelless=False, decode_images=True):
+  """The batched dataset of one split.
+
+  Args:
+    spec: DataSpec of the preprocessed folder.
+    split: e.g. 'train2014'.
+    global_batch_size: per-replica batch size x number of replicas.
+    training: shuffle (with `seed`) and repeat forever.
+    deterministic: keep file and element order fixed.
+    seed: shuffle seed.
+    for_keras: yield (inputs, targets) pairs; else the full feature dicts.
+    drop_labelless: drop questions without label (label -1).
+    decode_images: False skips JPEG decoding (text-only passes).
+
+  Returns:
+    A tf.data.Dataset.
+  """
+  files = shard_files(spec.data_dir, split)
+  options = tf.data.Options()
+  options.deterministic = deterministic
+  dataset = tf.data.Dataset.from_tensor_slices(files)
+  if training:
+    dataset = dataset.shuffle(len(files), seed=seed)
+  dataset = dataset.interleave(
+      lambda path: tf.data.TFRecordDataset(path, compression_type='GZIP'),
+      cycle_length=min(len(files), 8), num_parallel_calls=AUTOTUNE,
+      deterministic=deterministic)
+  if training:
+    dataset = dataset.shuffle(4096, seed=seed).repeat()
+  dataset = dataset.batch(global_batch_size, drop_remainder=training)
+  dataset = dataset.map(
+      lambda records: contract.parse_examples(
+          records, spec.max_question_tokens, spec.num_answers),
+      num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+  dataset = dataset.unbatch().map(
+      lambda example: set_image_shape(decode_record(example, decode_images),
+                                      spec.image_size),
+      num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+  if drop_labelless:
+    dataset = dataset.filter(lambda features: features['label'] >= 0)
+  dataset = dataset.batch(global_batch_size, drop_remainder=training)
+  if for_keras:
+    dataset = dataset.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
+  return dataset.with_options(options).prefetch(AUTOTUNE)
+
+
+def count_examples(spec, split):
+  """Questions written for `split`, from metadata.json."""
+  return spec.metadata['counts'][split]['written']

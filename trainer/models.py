@@ -1,0 +1,211 @@
+"""The VQA teacher (BERT + MobileNetV2) and the question-only baseline.
+
+Both are Functional tf-keras models (tfmot pruning and clean saving need it)
+over the inputs `input_ids`, `attention_mask` (int32 [L]) and `image` (uint8
+[S, S, 3]). The layers are built once (`TeacherLayers`) so that the same
+weights can be trained end to end or, with a frozen encoder, on cached encoder
+outputs (`head_model`) and then used by the full model unchanged.
+"""
+import dataclasses
+
+import tensorflow as tf
+
+from trainer import input_pipeline
+from trainer import text_encoder
+
+keras = tf.keras
+
+TEXT_FEATURES = 'text_features'
+IMAGE_FEATURES = 'image_features'
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture; all defaults are the real-use teacher."""
+  kind: str = 'teacher'  # 'teacher' or 'question-only'
+  text_encoder: str = text_encoder.DEFAULT_TEXT_ENCODER  # or dir, hub, 'tiny'
+  text_trainable_layers: int = 0  # top BERT layers fine-tuned; 0 = frozen
+  text_pooling: str = 'mean'  # 'mean' (masked mean) or 'pooled' ([CLS])
+  image_weights: str = 'imagenet'  # 'imagenet', 'none' or a weights file
+  image_alpha: float = 1.0  # MobileNetV2 width
+  image_trainable: bool = False
+  image_size: int = 224
+  fusion_width: int = 512
+  hidden_width: int = 512
+  dropout: float = 0.3
+
+  def check(self):
+    if self.kind not in ('teacher', 'question-only'):
+      raise ValueError(f'model kind {self.kind!r}: teacher or question-only')
+    if self.text_pooling not in ('mean', 'pooled'):
+      raise ValueError(f'text pooling {self.text_pooling!r}: mean or pooled')
+
+  @property
+  def uses_image(self):
+    return self.kind == 'teacher'
+
+  @property
+  def text_frozen(self):
+    return self.text_trainable_layers == 0
+
+  @property
+  def image_frozen(self):
+    return not self.image_trainable
+
+
+class MaskedMeanPooling(keras.layers.Layer):
+  """Mean of the token vectors where attention_mask is 1."""
+
+  def call(self, sequence, mask):
+    return text_encoder.masked_mean(sequence, mask)
+
+
+def _image_weights_argument(image_weights):
+  if image_weights == 'none':
+    return None
+  return image_weights  # 'imagenet' (downloads once) or a local file
+
+
+def set_text_trainable_layers(bert, trainable_layers):
+  """Freezes BERT except its top `trainable_layers` encoder layers."""
+  if trainable_layers == 0:
+    bert.trainable = False
+    return
+  bert.trainable = True
+  main = bert.bert
+  main.embeddings.trainable = False
+  layers = main.encoder.layer
+  for index, layer in enumerate(layers):
+    layer.trainable = index >= len(layers) - trainable_layers
+
+
+class TeacherLayers:
+  """Every layer of the model, built once and shared by its graphs."""
+
+  def __init__(self, config, num_answers, bert):
+    config.check()
+    self.config = config
+    self.bert = bert
+    set_text_trainable_layers(self.bert, config.text_trainable_layers)
+    self.pool_text = MaskedMeanPooling(name='text_mean_pooling')
+    self.text_projection = keras.layers.Dense(
+        config.fusion_width, activation='tanh', name='text_projection')
+    self.text_dropout = keras.layers.Dropout(config.dropout,
+                                             name='text_dropout')
+    if config.uses_image:
+      self.image_scaling = keras.layers.Rescaling(
+          1 / 127.5, offset=-1.0, name='mobilenet_v2_preprocess')
+      self.mobilenet = keras.applications.MobileNetV2(
+          input_shape=(config.image_size, config.image_size, 3),
+          alpha=config.image_alpha, include_top=False, pooling='avg',
+          weights=_image_weights_argument(config.image_weights))
+      self.mobilenet.trainable = config.image_trainable
+      self.image_projection = keras.layers.Dense(
+          config.fusion_width, activation='tanh', name='image_projection')
+      self.image_dropout = keras.layers.Dropout(config.dropout,
+                                                name='image_dropout')
+      self.fuse = keras.layers.Multiply(name='fusion')
+    self.hidden = keras.layers.Dense(config.hidden_width, activation='relu',
+                                     name='head_hidden')
+    self.hidden_dropout = keras.layers.Dropout(config.dropout,
+                                               name='head_dropout')
+    self.logits = keras.layers.Dense(num_answers, name='answer_logits',
+                                     dtype='float32')
+
+  @property
+  def text_feature_size(self):
+    return self.bert.config.hidden_size
+
+  @property
+  def image_feature_size(self):
+    return self.mobilenet.output_shape[-1]
+
+  def text_features(self, input_ids, attention_mask):
+    outputs = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                        training=False if self.config.text_frozen else None)
+    if self.config.text_pooling == 'pooled':
+      return outputs.pooler_output
+    return self.pool_text(outputs.last_hidden_state, attention_mask)
+
+  def image_features(self, image):
+    scaled = self.image_scaling(tf.cast(image, tf.float32))
+    return self.mobilenet(scaled,
+                          training=False if self.config.image_frozen else None)
+
+  def head(self, text_features, image_features):
+    text = self.text_dropout(self.text_projection(text_features))
+    if image_features is None:
+      fused = text
+    else:
+      image = self.image_dropout(self.image_projection(image_features))
+      fused = self.fuse([text, image])
+    return self.logits(self.hidden_dropout(self.hidden(fused)))
+
+
+def model_inputs(config, max_question_tokens):
+  inputs = {
+      input_pipeline.INPUT_IDS: keras.Input(
+          (max_question_tokens,), dtype=tf.int32,
+          name=input_pipeline.INPUT_IDS),
+      input_pipeline.ATTENTION_MASK: keras.Input(
+          (max_question_tokens,), dtype=tf.int32,
+          name=input_pipeline.ATTENTION_MASK),
+  }
+  if config.uses_image:
+    inputs[input_pipeline.IMAGE] = keras.Input(
+        (config.image_size, config.image_size, 3), dtype=tf.uint8,
+        name=input_pipeline.IMAGE)
+  return inputs
+
+
+def full_model(layers, max_question_tokens):
+  """The end-to-end model: raw token ids and image pixels in, logits out."""
+  inputs = model_inputs(layers.config, max_question_tokens)
+  text = layers.text_features(inputs[input_pipeline.INPUT_IDS],
+                              inputs[input_pipeline.ATTENTION_MASK])
+  image = (layers.image_features(inputs[input_pipeline.IMAGE])
+           if layers.config.uses_image else None)
+  name = 'vqa_' + layers.config.kind.replace('-', '_')
+  return keras.Model(inputs, layers.head(text, image), name=name)
+
+
+def head_model(layers, max_question_tokens, cache_text, cache_image):
+  """The same weights fed with cached frozen-encoder outputs where asked."""
+  config = layers.config
+  raw = model_inputs(config, max_question_tokens)
+  inputs = {}
+  if cache_text:
+    inputs[TEXT_FEATURES] = keras.Input((layers.text_feature_size,),
+                                        name=TEXT_FEATURES)
+    text = inputs[TEXT_FEATURES]
+  else:
+    inputs.update({k: raw[k] for k in (input_pipeline.INPUT_IDS,
+                                       input_pipeline.ATTENTION_MASK)})
+    text = layers.text_features(inputs[input_pipeline.INPUT_IDS],
+                                inputs[input_pipeline.ATTENTION_MASK])
+  image = None
+  if config.uses_image and cache_image:
+    inputs[IMAGE_FEATURES] = keras.Input((layers.image_feature_size,),
+                                         name=IMAGE_FEATURES)
+    image = inputs[IMAGE_FEATURES]
+  elif config.uses_image:
+    inputs[input_pipeline.IMAGE] = raw[input_pipeline.IMAGE]
+    image = layers.image_features(inputs[input_pipeline.IMAGE])
+  return keras.Model(inputs, layers.head(text, image), name='vqa_head')
+
+
+def text_encoder_model(layers, max_question_tokens):
+  """input ids + mask -> pooled text features (for caching)."""
+  raw = model_inputs(layers.config, max_question_tokens)
+  inputs = {k: raw[k] for k in (input_pipeline.INPUT_IDS,
+                                input_pipeline.ATTENTION_MASK)}
+  return keras.Model(inputs, layers.text_features(**{
+      'input_ids': inputs[input_pipeline.INPUT_IDS],
+      'attention_mask': inputs[input_pipeline.ATTENTION_MASK]}),
+                     name='text_encoder')
+
+
+def image_encoder_model(layers):
+  """image -> pooled image features (for caching)."""
+  image = model_inputs(layers.config, 1)[input_pipeline.IMAGE]
+  return keras.Model(image, layers.image_features(image), name='image_encoder')

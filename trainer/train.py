@@ -1,0 +1,286 @@
+"""`vqa train`: the teacher (or the question-only baseline) on the TFRecords.
+
+  vqa train --data OUT --output MODEL_DIR [--epochs 10] [--batch-size 32]
+      [--strategy auto|mirrored|multiworker|one] [--cache-frozen-features]
+
+The same command runs on one CPU, one GPU, all GPUs of a machine
+(MirroredStrategy) and several machines (MultiWorkerMirroredStrategy from
+TF_CONFIG). Running it again with the same --output resumes an interrupted run
+at the epoch where it stopped.
+"""
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+
+import tensorflow as tf
+
+from trainer import distribution
+from trainer import export
+from trainer import feature_cache
+from trainer import input_pipeline
+from trainer import model_io
+from trainer import models
+from trainer import targets
+
+keras = tf.keras
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  """A training job; written to MODEL_DIR/config.json with the data facts."""
+  data: str = ''
+  output: str = ''
+  model: models.ModelConfig = models.ModelConfig()
+  train_split: str = 'train2014'
+  val_split: str = 'val2014'
+  epochs: int = 10
+  batch_size: int = 32  # per replica
+  learning_rate: float = 1e-3
+  loss: str = 'soft'  # 'soft' (VQA soft scores) or 'softmax' (label)
+  strategy: str = 'auto'
+  mixed_precision: bool = False
+  cache_frozen_features: bool = False
+  early_stopping_patience: int = 3
+  steps_per_epoch: int = 0  # 0: one pass over the training split
+  validation_steps: int = 0  # 0: the whole validation split
+  seed: int = 0
+  deterministic: bool = False
+  cache_dir: str = ''  # converted text-encoder checkpoints; '' = default
+  verbose: int = 1
+
+  def check(self):
+    self.model.check()
+    if self.loss not in targets.LOSSES:
+      raise ValueError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
+    for name in ('epochs', 'batch_size'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+
+
+def _steps(examples, global_batch):
+  return max(1, math.ceil(examples / global_batch))
+
+
+def compile_model(model, config):
+  model.compile(
+      optimizer=keras.optimizers.Adam(config.learning_rate),
+      loss=targets.LOSSES[config.loss],
+      metrics=[targets.vqa_accuracy, targets.top1_accuracy])
+
+
+def _cache_choices(config):
+  """Which frozen encoders to replace by cached features."""
+  if not config.cache_frozen_features:
+    return False, False
+  model = config.model
+  return model.text_frozen, model.uses_image and model.image_frozen
+
+
+def _datasets(config, spec, layers, global_batch):
+  """(train, val) datasets shaped for the model being fitted."""
+  cache_text, cache_image = _cache_choices(config)
+  decode = config.model.uses_image and not cache_image
+  make = lambda split, training: input_pipeline.make_dataset(
+      spec, split, global_batch, training=training,
+      deterministic=config.deterministic, seed=config.seed,
+      for_keras=not (cache_text or cache_image), decode_images=decode,
+      drop_labelless=training)
+  train, val = make(config.train_split, True), make(config.val_split, False)
+  if not (cache_text or cache_image):
+    return train, val
+  splits = (config.train_split, config.val_split)
+  text_table = (feature_cache.compute_text_features(
+      layers, spec, splits, global_batch) if cache_text else None)
+  image_table = (feature_cache.compute_image_features(
+      layers, spec, splits, global_batch) if cache_image else None)
+  return (feature_cache.with_cached_features(train, text_table, image_table),
+          feature_cache.with_cached_features(val, text_table, image_table))
+
+
+def _callbacks(config, output, chief):
+  callbacks = [
+      keras.callbacks.BackupAndRestore(os.path.join(output, 'backup')),
+      keras.callbacks.ModelCheckpoint(
+          os.path.join(output, 'checkpoints', 'epoch-{epoch:03d}'),
+          save_weights_only=True),
+      keras.callbacks.EarlyStopping(
+          monitor='val_vqa_accuracy', mode='max',
+          patience=config.early_stopping_patience, restore_best_weights=True),
+  ]
+  if chief:
+    callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, 'logs')))
+  return callbacks
+
+
+def resolve_config(config, spec):
+  """Fills in what the data decides (image size) and checks the rest."""
+  config.check()
+  model = dataclasses.replace(config.model, image_size=spec.image_size)
+  return dataclasses.replace(config, model=model)
+
+
+def train_and_evaluate(config, strategy=None, extra_callbacks=()):
+  """Trains, validates every epoch, saves; returns the final metrics.
+
+  Args:
+    config: TrainConfig.
+    strategy: a tf.distribute strategy; default from config.strategy.
+    extra_callbacks: more Keras callbacks (e.g. a Ray Tune reporter).
+
+  Returns:
+    dict with 'history' (per-epoch metrics), 'val' (final validation metrics)
+    and 'train_seconds'.
+  """
+  spec = input_pipeline.read_data_spec(config.data)
+  config = resolve_config(config, spec)
+  keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  if config.mixed_precision:
+    keras.mixed_precision.set_global_policy('mixed_float16')
+  strategy = strategy or distribution.make_strategy(config.strategy)
+  chief = distribution.is_chief(strategy)
+  output = distribution.worker_dir(config.output, strategy)
+  global_batch = config.batch_size * strategy.num_replicas_in_sync
+  cache_text, cache_image = _cache_choices(config)
+  with strategy.scope():
+    layers = model_io.build_layers(config.model, spec, config.cache_dir)
+    if cache_text or cache_image:
+      fitted = models.head_model(layers, spec.max_question_tokens, cache_text,
+                                 cache_image)
+    else:
+      fitted = models.full_model(layers, spec.max_question_tokens)
+    compile_model(fitted, config)
+  train, val = _datasets(config, spec, layers, global_batch)
+  steps = config.steps_per_epoch or _steps(
+      input_pipeline.count_examples(spec, config.train_split), global_batch)
+  start = time.monotonic()
+  history = fitted.fit(
+      train, epochs=config.epochs, steps_per_epoch=steps,
+      validation_data=val, validation_steps=config.validation_steps or None,
+      callbacks=_callbacks(config, output, chief) + list(extra_callbacks),
+      verbose=config.verbose)
+  seconds = time.monotonic() - start
+  val_metrics = fitted.evaluate(val, steps=config.validation_steps or None,
+                                return_dict=True, verbose=0)
+  with strategy.scope():
+    model = models.full_model(layers, spec.max_question_tokens)
+  model_io.save_model(model, config, spec, output)
+  export.export_saved_model(output, model_io.load_model(output))
+  history_dict = {k: [float(v) for v in values]
+                  for k, values in history.history.items()}
+  summary = {'history': history_dict, 'val': val_metrics,
+             'train_seconds': seconds, 'epochs_run': len(history.epoch),
+             'first_epoch': history.epoch[0] if history.epoch else None,
+             'global_batch_size': global_batch,
+             'replicas': strategy.num_replicas_in_sync}
+  model_io.write_json(summary, os.path.join(output, model_io.HISTORY_FILE))
+  return summary
+
+
+def add_model_flags(parser):
+  defaults = models.ModelConfig()
+  parser.add_argument('--model', dest='kind', default=defaults.kind,
+                      choices=('teacher', 'question-only'))
+  parser.add_argument('--text-encoder', default=defaults.text_encoder,
+                      help='bundled all-MiniLM-L6-v2, a local or gs:// '
+                      'directory, a hub name, or "tiny" (random, for tests)')
+  parser.add_argument('--text-trainable-layers', type=int,
+                      default=defaults.text_trainable_layers,
+                      help='fine-tune the top N BERT layers (0: frozen)')
+  parser.add_argument('--text-pooling', default=defaults.text_pooling,
+                      choices=('mean', 'pooled'))
+  parser.add_argument('--image-weights', default=defaults.image_weights,
+                      help='imagenet (downloads), none, or a weights file')
+  parser.add_argument('--image-alpha', type=float, default=defaults.image_alpha)
+  parser.add_argument('--image-trainable', action='store_true',
+                      help='fine-tune MobileNetV2 (frozen by default)')
+  parser.add_argument('--fusion-width', type=int, default=defaults.fusion_width)
+  parser.add_argument('--hidden-width', type=int, default=defaults.hidden_width)
+  parser.add_argument('--dropout', type=float, default=defaults.dropout)
+
+
+def model_config_from_args(args):
+  return models.ModelConfig(
+      kind=args.kind, text_encoder=args.text_encoder,
+      text_trainable_layers=args.text_trainable_layers,
+      text_pooling=args.text_pooling, image_weights=args.image_weights,
+      image_alpha=args.image_alpha, image_trainable=args.image_trainable,
+      fusion_width=args.fusion_width, hidden_width=args.hidden_width,
+      dropout=args.dropout)
+
+
+def build_parser():
+  defaults = TrainConfig()
+  parser = argparse.ArgumentParser(
+      prog='vqa train', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--data', required=True, help='`vqa preprocess` output')
+  parser.add_argument('--output', required=True, help='model directory')
+  add_model_flags(parser)
+  parser.add_argument('--train-split', default=defaults.train_split)
+  parser.add_argument('--val-split', default=defaults.val_split)
+  parser.add_argument('--epochs', type=int, default=defaults.epochs)
+  parser.add_argument('--batch-size', type=int, default=defaults.batch_size,
+                      help='per replica; the global batch is this x replicas')
+  parser.add_argument('--learning-rate', type=float,
+                      default=defaults.learning_rate)
+  parser.add_argument('--loss', default=defaults.loss,
+                      choices=sorted(targets.LOSSES))
+  parser.add_argument('--strategy', default=defaults.strategy,
+                      choices=distribution.STRATEGIES)
+  parser.add_argument('--mixed-precision', action='store_true')
+  parser.add_argument('--cache-frozen-features', action='store_true',
+                      help='compute frozen encoders once, train the rest')
+  parser.add_argument('--early-stopping-patience', type=int,
+                      default=defaults.early_stopping_patience)
+  parser.add_argument('--steps-per-epoch', type=int,
+                      default=defaults.steps_per_epoch)
+  parser.add_argument('--validation-steps', type=int,
+                      default=defaults.validation_steps)
+  parser.add_argument('--seed', type=int, default=defaults.seed)
+  parser.add_argument('--deterministic', action='store_true')
+  parser.add_argument('--cache-dir', default=defaults.cache_dir,
+                      help='where converted text encoders are kept '
+                      '(default $VQA_CACHE_DIR or ~/.cache/vqa)')
+  parser.add_argument('--verbose', type=int, default=defaults.verbose,
+                      choices=(0, 1, 2), help='Keras progress: 1 = bar')
+  return parser
+
+
+def config_from_args(args):
+  return TrainConfig(
+      data=args.data.rstrip('/'), output=args.output.rstrip('/'),
+      model=model_config_from_args(args), train_split=args.train_split,
+      val_split=args.val_split, epochs=args.epochs,
+      batch_size=args.batch_size, learning_rate=args.learning_rate,
+      loss=args.loss, strategy=args.strategy,
+      mixed_precision=args.mixed_precision,
+      cache_frozen_features=args.cache_frozen_features,
+      early_stopping_patience=args.early_stopping_patience,
+      steps_per_epoch=args.steps_per_epoch,
+      validation_steps=args.validation_steps, seed=args.seed,
+      deterministic=args.deterministic, cache_dir=args.cache_dir,
+      verbose=args.verbose)
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  try:
+    summary = train_and_evaluate(config_from_args(args))
+  except (ValueError, FileNotFoundError) as e:
+    print(f'vqa train: error: {e}', file=sys.stderr)
+    return 2
+  val = summary['val']
+  print(f'validation: VQA accuracy {val["vqa_accuracy"]:.4f}, top-1 '
+        f'{val["top1_accuracy"]:.4f} after {summary["epochs_run"]} epochs '
+        f'({summary["train_seconds"]:.1f} s); model in {args.output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
