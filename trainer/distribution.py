@@ -13,7 +13,8 @@ def make_strategy(name, devices=None):
   Args:
     name: 'auto' (MultiWorkerMirrored when TF_CONFIG names several workers,
       Mirrored over all GPUs when there are several, else the default
-      strategy), 'mirrored', 'multiworker' or 'one' (a single device).
+      strategy), 'mirrored', 'multiworker' or 'one' (the first GPU, or the
+      CPU).
     devices: explicit device list for 'mirrored' (e.g. two logical CPUs).
   """
   if name not in STRATEGIES:
@@ -30,7 +31,9 @@ def make_strategy(name, devices=None):
     return tf.distribute.MirroredStrategy(devices=devices)
   if name == 'multiworker':
     return tf.distribute.MultiWorkerMirroredStrategy()
-  return tf.distribute.OneDeviceStrategy('/gpu:0' if gpus else '/cpu:0')
+  # A one-device MirroredStrategy rather than OneDeviceStrategy, which
+  # BackupAndRestore (resuming) does not support.
+  return tf.distribute.MirroredStrategy(['/gpu:0' if gpus else '/cpu:0'])
 
 
 def _cluster_size():

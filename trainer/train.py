@@ -50,6 +50,7 @@ class TrainConfig:
   seed: int = 0
   deterministic: bool = False
   cache_dir: str = ''  # converted text-encoder checkpoints; '' = default
+  export: bool = True  # write MODEL_DIR/export (the serving SavedModel)
   verbose: int = 1
 
   def check(self):
@@ -170,7 +171,8 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   with strategy.scope():
     model = models.full_model(layers, spec.max_question_tokens)
   model_io.save_model(model, config, spec, output)
-  export.export_saved_model(output, model_io.load_model(output))
+  if config.export:
+    export.export_saved_model(output, model_io.load_model(output))
   history_dict = {k: [float(v) for v in values]
                   for k, values in history.history.items()}
   summary = {'history': history_dict, 'val': val_metrics,

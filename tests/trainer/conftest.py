@@ -1,0 +1,40 @@
+"""Tiny preprocessed records shared by the trainer tests."""
+import dataclasses
+
+import pytest
+
+from beam_pipelines import preprocess
+from beam_pipelines import sample_data
+from trainer import models
+from trainer import train
+
+IMAGE_SIZE = 32
+
+
+@pytest.fixture(scope='session')
+def tiny_records(tmp_path_factory):
+  """Sample data (32 px, ~150 questions per split) preprocessed in memory."""
+  raw = str(tmp_path_factory.mktemp('raw'))
+  sample_data.generate(raw, sample_data.SampleDataConfig(
+      images_per_split=30, image_size=IMAGE_SIZE, seed=1))
+  output = str(tmp_path_factory.mktemp('records'))
+  preprocess.run_preprocess(preprocess.PreprocessConfig(
+      data_dir=raw, output=output, image_size=IMAGE_SIZE, num_shards=2,
+      max_question_tokens=16), ['--direct_running_mode=in_memory'])
+  return output
+
+
+def tiny_config(data, output, **overrides):
+  """A seconds-long configuration: tiny random BERT, MobileNetV2 x0.35."""
+  model_fields = {k: overrides.pop(k) for k in list(overrides)
+                  if k in {f.name for f in dataclasses.fields(
+                      models.ModelConfig)}}
+  model = models.ModelConfig(**dict(dict(
+      text_encoder='tiny', image_weights='none', image_alpha=0.35,
+      image_trainable=True, fusion_width=16, hidden_width=16, dropout=0.0),
+      **model_fields))
+  fields = dict(data=data, output=str(output), model=model, epochs=1,
+                batch_size=16, learning_rate=3e-3, strategy='auto',
+                deterministic=True, verbose=0)
+  fields.update(overrides)
+  return train.TrainConfig(**fields)

@@ -1,0 +1,137 @@
+"""Training behaviour: learning, distribution, resuming, cached features."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.trainer.conftest import tiny_config
+from trainer import model_io
+from trainer import train
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def test_loss_goes_down_and_the_model_is_saved(tiny_records, tmp_path):
+  config = tiny_config(tiny_records, tmp_path / 'model', epochs=4,
+                       steps_per_epoch=8, export=False)
+  summary = train.train_and_evaluate(config)
+  losses = summary['history']['loss']
+  assert losses[-1] < losses[0]
+  assert summary['replicas'] == 1 and summary['global_batch_size'] == 16
+  saved = model_io.read_json(str(tmp_path / 'model' / model_io.CONFIG_FILE))
+  assert saved['train']['epochs'] == 4
+  assert saved['model']['image_size'] == 32  # taken from the records
+  with open(os.path.join(tiny_records, 'answers.json')) as f:
+    assert saved['answers'] == json.load(f)['answers']
+  history = model_io.read_json(str(tmp_path / 'model' /
+                                   model_io.HISTORY_FILE))
+  assert len(history['history']['val_vqa_accuracy']) == 4
+  assert os.listdir(tmp_path / 'model' / 'checkpoints')
+  assert os.listdir(tmp_path / 'model' / 'logs')
+
+
+class _Interrupt(Exception):
+  pass
+
+
+class _StopAfterEpoch(tf.keras.callbacks.Callback):
+  """Simulates a killed run: raises once `epoch` has been backed up."""
+
+  def __init__(self, epoch):
+    super().__init__()
+    self._epoch = epoch
+
+  def on_epoch_end(self, epoch, logs=None):
+    if epoch == self._epoch:
+      raise _Interrupt()
+
+
+def test_a_killed_run_resumes_at_the_next_epoch(tiny_records, tmp_path):
+  config = tiny_config(tiny_records, tmp_path / 'model', epochs=3,
+                       steps_per_epoch=3, export=False)
+  with pytest.raises(_Interrupt):
+    # BackupAndRestore runs before the interrupting callback at epoch end.
+    train.train_and_evaluate(config, extra_callbacks=[_StopAfterEpoch(0)])
+  summary = train.train_and_evaluate(config)
+  assert summary['first_epoch'] == 1
+  assert summary['epochs_run'] == 2
+  assert len(summary['history']['loss']) == 2
+
+
+def _head_weights(output):
+  model = model_io.load_model(str(output)).model
+  return [w for layer in model.layers if layer.trainable and not
+          layer.name.startswith(('tf_bert', 'mobilenet'))
+          for w in layer.get_weights()]
+
+
+def test_cached_frozen_features_train_the_same_model(tiny_records, tmp_path):
+  common = dict(epochs=1, steps_per_epoch=5, image_trainable=False,
+                export=False, seed=7)
+  in_graph = train.train_and_evaluate(tiny_config(
+      tiny_records, tmp_path / 'in_graph', **common))
+  cached = train.train_and_evaluate(tiny_config(
+      tiny_records, tmp_path / 'cached', cache_frozen_features=True,
+      **common))
+  assert cached['val']['loss'] == pytest.approx(in_graph['val']['loss'],
+                                                rel=1e-4)
+  assert cached['val']['vqa_accuracy'] == pytest.approx(
+      in_graph['val']['vqa_accuracy'], abs=1e-6)
+  for a, b in zip(_head_weights(tmp_path / 'in_graph'),
+                  _head_weights(tmp_path / 'cached')):
+    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def _run_distributed(args, env=None):
+  return subprocess.Popen(
+      [sys.executable, '-m', 'tests.trainer.distributed_run', *args],
+      cwd=REPO, env=env or dict(os.environ), stdout=subprocess.PIPE,
+      stderr=subprocess.STDOUT, text=True)
+
+
+def _results(process, timeout):
+  output, _ = process.communicate(timeout=timeout)
+  assert process.returncode == 0, output[-3000:]
+  return [json.loads(line[len('RESULT '):]) for line in output.splitlines()
+          if line.startswith('RESULT ')]
+
+
+def test_two_mirrored_replicas_match_one_device(tiny_records, tmp_path):
+  one, mirrored = _results(_run_distributed(
+      [tiny_records, str(tmp_path), 'mirrored-vs-one']), timeout=600)
+  assert (one['replicas'], mirrored['replicas']) == (1, 2)
+  assert one['global_batch_size'] == mirrored['global_batch_size'] == 16
+  np.testing.assert_allclose(mirrored['loss'], one['loss'], rtol=1e-4)
+  assert mirrored['val']['loss'] == pytest.approx(one['val']['loss'],
+                                                  rel=1e-4)
+  np.testing.assert_allclose(mirrored['weights'], one['weights'], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_strategy_on_two_local_workers(
+    tiny_records, tmp_path):
+  ports = []
+  for _ in range(2):
+    import socket  # pylint: disable=g-import-not-at-top
+    with socket.socket() as s:
+      s.bind(('127.0.0.1', 0))
+      ports.append(s.getsockname()[1])
+  workers = [f'127.0.0.1:{port}' for port in ports]
+  processes = []
+  for index in range(2):
+    env = dict(os.environ, TF_CONFIG=json.dumps({
+        'cluster': {'worker': workers},
+        'task': {'type': 'worker', 'index': index}}))
+    processes.append(_run_distributed(
+        [tiny_records, str(tmp_path / 'model'), 'multiworker'], env))
+  results = [_results(p, timeout=900)[0] for p in processes]
+  assert all(r['replicas'] == 2 for r in results)
+  assert all(r['global_batch_size'] == 16 for r in results)
+  assert results[0]['val']['loss'] == pytest.approx(results[1]['val']['loss'])
+  assert results[0]['weights'] and not results[1]['weights']  # chief saves
+  assert os.path.exists(tmp_path / 'model' / model_io.CONFIG_FILE)
