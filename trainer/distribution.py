@@ -19,18 +19,17 @@ def make_strategy(name, devices=None):
   """
   if name not in STRATEGIES:
     raise ValueError(f'--strategy {name!r}: one of {", ".join(STRATEGIES)}')
+  # MultiWorkerMirroredStrategy must come before anything initialises the
+  # TensorFlow runtime, listing devices included.
+  if name == 'multiworker' or (name == 'auto' and _cluster_size() > 1):
+    return tf.distribute.MultiWorkerMirroredStrategy()
   gpus = tf.config.list_logical_devices('GPU')
   if name == 'auto':
-    if _cluster_size() > 1:
-      name = 'multiworker'
-    elif len(gpus) > 1:
-      name = 'mirrored'
-    else:
+    if len(gpus) <= 1:
       return tf.distribute.get_strategy()
+    name = 'mirrored'
   if name == 'mirrored':
     return tf.distribute.MirroredStrategy(devices=devices)
-  if name == 'multiworker':
-    return tf.distribute.MultiWorkerMirroredStrategy()
   # A one-device MirroredStrategy rather than OneDeviceStrategy, which
   # BackupAndRestore (resuming) does not support.
   return tf.distribute.MirroredStrategy(['/gpu:0' if gpus else '/cpu:0'])

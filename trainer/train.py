@@ -136,6 +136,8 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
     dict with 'history' (per-epoch metrics), 'val' (final validation metrics)
     and 'train_seconds'.
   """
+  # First: a multi-worker strategy must exist before TensorFlow initialises.
+  strategy = strategy or distribution.make_strategy(config.strategy)
   spec = input_pipeline.read_data_spec(config.data)
   config = resolve_config(config, spec)
   keras.utils.set_random_seed(config.seed)
@@ -143,7 +145,6 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
     tf.config.experimental.enable_op_determinism()
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy('mixed_float16')
-  strategy = strategy or distribution.make_strategy(config.strategy)
   chief = distribution.is_chief(strategy)
   output = distribution.worker_dir(config.output, strategy)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
