@@ -37,11 +37,12 @@ def predict_split(model, spec, split, batch_size, uses_image=True):
       for_keras=False, decode_images=uses_image)
   columns = {'question_id': [], 'answer_type': [], 'label': [], 'scores': [],
              'predicted': []}
+  logits_of = tf.function(lambda inputs: model(inputs, training=False))
   examples = 0
   start = time.monotonic()
   for batch in dataset:
     inputs, _ = input_pipeline.to_model_inputs(batch)
-    logits = model(inputs, training=False)
+    logits = logits_of(inputs)
     columns['predicted'].append(np.argmax(logits.numpy(), axis=-1))
     for name in ('question_id', 'answer_type', 'label', 'scores'):
       columns[name].append(batch[name].numpy())

@@ -43,7 +43,8 @@ def _unique_rows(id_batches, feature_batches):
 
 def compute_text_features(layers, spec, splits, batch_size):
   """FeatureTable of pooled question features over `splits`, by question id."""
-  encoder = models.text_encoder_model(layers, spec.max_question_tokens)
+  encoder = tf.function(models.text_encoder_model(
+      layers, spec.max_question_tokens))
   ids, features = [], []
   for split in splits:
     dataset = input_pipeline.make_dataset(
@@ -60,7 +61,7 @@ def compute_text_features(layers, spec, splits, batch_size):
 
 def compute_image_features(layers, spec, splits, batch_size):
   """FeatureTable of pooled image features over `splits`, by image id."""
-  encoder = models.image_encoder_model(layers)
+  encoder = tf.function(models.image_encoder_model(layers))
   ids, features = [], []
   for split in splits:
     dataset = input_pipeline.make_dataset(

@@ -79,6 +79,18 @@ def set_text_trainable_layers(bert, trainable_layers):
     layer.trainable = index >= len(layers) - trainable_layers
 
 
+def _speed_up_batch_norm_statistics(model, momentum=0.9):
+  """Lets BatchNorm's moving statistics follow a network trained from scratch.
+
+  Keras' MobileNetV2 uses momentum 0.999, made for fine-tuning: trained from
+  random weights for a few thousand steps, its moving averages still describe
+  the first steps, and validation (which uses them) lags far behind training.
+  """
+  for layer in model.layers:
+    if isinstance(layer, keras.layers.BatchNormalization):
+      layer.momentum = momentum
+
+
 class TeacherLayers:
   """Every layer of the model, built once and shared by its graphs."""
 
@@ -100,6 +112,8 @@ class TeacherLayers:
           alpha=config.image_alpha, include_top=False, pooling='avg',
           weights=_image_weights_argument(config.image_weights))
       self.mobilenet.trainable = config.image_trainable
+      if config.image_weights == 'none':
+        _speed_up_batch_norm_statistics(self.mobilenet)
       self.image_projection = keras.layers.Dense(
           config.fusion_width, activation='tanh', name='image_projection')
       self.image_dropout = keras.layers.Dropout(config.dropout,
