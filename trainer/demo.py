@@ -2,7 +2,9 @@
 
   vqa demo --output demo_output
 
-Stages today: sample data -> Beam preprocessing (TFRecords + accounting).
+Stages: sample data -> Beam preprocessing (TFRecords + accounting) -> teacher
+and question-only baseline training -> evaluation with baselines -> a
+prediction from the exported SavedModel.
 """
 import argparse
 import dataclasses
@@ -18,11 +20,18 @@ MARKER = '.vqa-demo'
 class DemoConfig:
   """Sizes chosen so the complete demo fits in minutes on a 2-core laptop."""
   output: str = 'demo_output'
-  images_per_split: int = 300
+  images_per_split: int = 800
   questions_per_image: int = 5
-  image_size: int = 96
+  # Small images keep MobileNetV2 trained from scratch within minutes on CPU.
+  image_size: int = 32
   num_shards: int = 4
   seed: int = 0
+  # The teacher: frozen MiniLM (cached features), MobileNetV2 trained from
+  # scratch (ImageNet weights need network access).
+  epochs: int = 10
+  batch_size: int = 64
+  learning_rate: float = 3e-3
+  image_alpha: float = 0.35
 
 
 def _prepare_output(output):
@@ -60,9 +69,63 @@ def stage_preprocess(config, paths):
           f'\nTFRecords in {paths["tfrecords"]}')
 
 
+def _train_config(config, paths, kind):
+  from trainer import models  # pylint: disable=g-import-not-at-top
+  from trainer import train  # pylint: disable=g-import-not-at-top
+  model = models.ModelConfig(kind=kind, image_weights='none',
+                             image_alpha=config.image_alpha,
+                             image_trainable=True)
+  return train.TrainConfig(
+      data=paths['tfrecords'], output=paths[kind], model=model,
+      epochs=config.epochs, batch_size=config.batch_size,
+      learning_rate=config.learning_rate, cache_frozen_features=True,
+      early_stopping_patience=config.epochs, seed=config.seed, verbose=2,
+      export=(kind == 'teacher'))
+
+
+def _train_stage(kind):
+  def stage(config, paths):
+    from trainer import train  # pylint: disable=g-import-not-at-top
+    summary = train.train_and_evaluate(_train_config(config, paths, kind))
+    return (f'{kind}: validation VQA accuracy '
+            f'{summary["val"]["vqa_accuracy"]:.4f} after '
+            f'{summary["epochs_run"]} epochs; model in {paths[kind]}')
+  return stage
+
+
+def stage_evaluate(config, paths):
+  from trainer import evaluate  # pylint: disable=g-import-not-at-top
+  evaluation = evaluate.evaluate(
+      paths['teacher'], paths['tfrecords'], 'val2014',
+      results_path=os.path.join(paths['teacher'], 'results-val2014.json'),
+      question_only_dir=paths['question-only'])
+  return evaluate.format_report(evaluation)
+
+
+def stage_predict(config, paths):
+  import json  # pylint: disable=g-import-not-at-top
+  from trainer import predict  # pylint: disable=g-import-not-at-top
+  from beam_pipelines import layout  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(paths['raw'],
+                         layout.questions_filename('val2014'))) as f:
+    question = json.load(f)['questions'][0]
+  image = os.path.join(paths['raw'], 'val2014', layout.image_filename(
+      'val2014', question['image_id']))
+  serve = predict.load_serving_function(paths['teacher'])
+  [(text, top)] = predict.predict(serve, [(image, question['question'])])
+  lines = [f'vqa predict --model {paths["teacher"]} --image {image} '
+           f'--question "{text}"']
+  lines += [f'  {probability:6.1%}  {answer}' for answer, probability in top]
+  return '\n'.join(lines)
+
+
 STAGES = (
     ('sample data', stage_sample_data),
     ('preprocess (Beam)', stage_preprocess),
+    ('train teacher', _train_stage('teacher')),
+    ('train question-only', _train_stage('question-only')),
+    ('evaluate', stage_evaluate),
+    ('predict', stage_predict),
 )
 
 
@@ -70,7 +133,9 @@ def run_demo(config):
   """Runs every stage; returns [(stage name, seconds)]."""
   _prepare_output(config.output)
   paths = {'raw': os.path.join(config.output, 'raw'),
-           'tfrecords': os.path.join(config.output, 'tfrecords')}
+           'tfrecords': os.path.join(config.output, 'tfrecords'),
+           'teacher': os.path.join(config.output, 'teacher'),
+           'question-only': os.path.join(config.output, 'question_only')}
   timings = []
   for name, stage in STAGES:
     print(f'== {name}', flush=True)

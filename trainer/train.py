@@ -172,7 +172,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   with strategy.scope():
     model = models.full_model(layers, spec.max_question_tokens)
   model_io.save_model(model, config, spec, output)
-  if config.export:
+  if config.export and chief:
     export.export_saved_model(output, model_io.load_model(output))
   history_dict = {k: [float(v) for v in values]
                   for k, values in history.history.items()}
@@ -182,6 +182,9 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
              'global_batch_size': global_batch,
              'replicas': strategy.num_replicas_in_sync}
   model_io.write_json(summary, os.path.join(output, model_io.HISTORY_FILE))
+  if not chief:
+    # Other workers saved only because saving is a collective operation.
+    tf.io.gfile.rmtree(output)
   return summary
 
 

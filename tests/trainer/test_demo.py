@@ -10,7 +10,8 @@ from trainer import demo
 
 def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
-                               images_per_split=12, num_shards=2)
+                               images_per_split=12, num_shards=2,
+                               image_size=32, epochs=1, batch_size=16)
   timings = demo.run_demo(config)
   assert [name for name, _ in timings] == [name for name, _ in demo.STAGES]
   assert all(seconds > 0 for _, seconds in timings)
@@ -18,10 +19,24 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   answers, metadata = contract.read_dataset_info(records)
   assert 'yes' in answers
   assert metadata['counts']['val2014']['written'] > 0
-  # A second run replaces the first demo's output.
-  demo.run_demo(dataclasses.replace(config, images_per_split=4))
-  _, metadata = contract.read_dataset_info(records)
-  assert metadata['counts']['train2014']['questions'] <= 4 * 5
+  for model_dir in ('teacher', 'question_only'):
+    assert os.path.exists(os.path.join(config.output, model_dir,
+                                       'config.json'))
+  assert os.path.exists(os.path.join(config.output, 'teacher', 'export',
+                                     'saved_model.pb'))
+  assert os.path.exists(os.path.join(config.output, 'teacher',
+                                     'results-val2014.json'))
+
+
+def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):
+  monkeypatch.setattr(demo, 'STAGES', demo.STAGES[:2])
+  config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
+                               images_per_split=6, num_shards=1)
+  demo.run_demo(config)
+  demo.run_demo(dataclasses.replace(config, images_per_split=3))
+  _, metadata = contract.read_dataset_info(
+      os.path.join(config.output, 'tfrecords'))
+  assert metadata['counts']['train2014']['questions'] <= 3 * 5
 
 
 def test_demo_refuses_to_delete_a_folder_it_did_not_write(tmp_path):
