@@ -8,6 +8,8 @@ cheap and has no side effects.
 import dataclasses
 import posixpath
 
+from trainer import example_proto
+
 IMAGE_ID = 'image/id'
 IMAGE_ENCODED = 'image/encoded'
 QUESTION_ID = 'question/id'
@@ -125,10 +127,8 @@ def make_example(record, max_question_tokens, num_answers):
     num_answers: K.
 
   Returns:
-    The serialised tf.train.Example.
+    The serialised tf.train.Example (built without TensorFlow).
   """
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-
   def as_bytes(value):
     return value.encode('utf-8') if isinstance(value, str) else value
 
@@ -141,16 +141,13 @@ def make_example(record, max_question_tokens, num_answers):
     _check_length(spec.name, seq,
                   _length(spec, max_question_tokens, num_answers))
     if spec.dtype == 'int64':
-      feature[spec.name] = tf.train.Feature(
-          int64_list=tf.train.Int64List(value=seq))
+      feature[spec.name] = example_proto.int64_feature(seq)
     elif spec.dtype == 'float32':
-      feature[spec.name] = tf.train.Feature(
-          float_list=tf.train.FloatList(value=seq))
+      feature[spec.name] = example_proto.float_feature(seq)
     else:
-      feature[spec.name] = tf.train.Feature(
-          bytes_list=tf.train.BytesList(value=[as_bytes(v) for v in seq]))
-  example = tf.train.Example(features=tf.train.Features(feature=feature))
-  return example.SerializeToString()
+      feature[spec.name] = example_proto.bytes_feature(
+          [as_bytes(v) for v in seq])
+  return example_proto.serialize_example(feature)
 
 
 def feature_spec(max_question_tokens, num_answers):
