@@ -42,3 +42,24 @@ def test_a_local_directory_works_and_needs_vocab(tmp_path, tokenizer_files):
   empty.mkdir()
   with pytest.raises(tokenization.TokenizerError, match='vocab.txt'):
     tokenization.resolve_tokenizer_files(str(empty))
+
+
+QUESTIONS = ['What color is the Bus?', 'Is there a café nearby?',
+             "What's the man's name on the jersey #23?", 'HOW MANY DOGS???',
+             'Is the 3-way intersection busy?', '日本の車は何色ですか', '  ']
+
+
+@pytest.mark.parametrize('keep', [None, {'vocab.txt'}])
+def test_ids_match_transformers_bert_tokenizer_fast(tokenizer_files, tmp_path,
+                                                    keep):
+  import transformers  # pylint: disable=g-import-not-at-top
+  files = {name: content for name, content in tokenizer_files.items()
+           if keep is None or name in keep}
+  for name, content in files.items():
+    (tmp_path / name).write_bytes(content)
+  reference = transformers.BertTokenizerFast.from_pretrained(str(tmp_path))
+  tokenizer = tokenization.QuestionTokenizer(files, 64)
+  for question in QUESTIONS:
+    ids, mask, _ = tokenizer.encode(question)
+    expected = reference(question)['input_ids']
+    assert ids[:sum(mask)] == expected, question
