@@ -14,6 +14,7 @@ REQUIRED = [
     'tensorflow-text==2.21.*',
     'tensorflow-model-optimization==0.8.1',
     'transformers==4.57.*',
+    'tokenizers',
     'safetensors',
     'pillow',
     'google-crc32c',
