@@ -25,6 +25,7 @@ from trainer import input_pipeline
 from trainer import model_io
 from trainer import models
 from trainer import targets
+from trainer import text_encoder
 
 keras = tf.keras
 
@@ -278,7 +279,7 @@ def main(argv=None):
   args = build_parser().parse_args(argv)
   try:
     summary = train_and_evaluate(config_from_args(args))
-  except (ValueError, FileNotFoundError) as e:
+  except (ValueError, FileNotFoundError, text_encoder.TextEncoderError) as e:
     print(f'vqa train: error: {e}', file=sys.stderr)
     return 2
   val = summary['val']

@@ -135,3 +135,19 @@ def test_multi_worker_mirrored_strategy_on_two_local_workers(
   assert results[0]['val']['loss'] == pytest.approx(results[1]['val']['loss'])
   assert results[0]['weights'] and not results[1]['weights']  # chief saves
   assert os.path.exists(tmp_path / 'model' / model_io.CONFIG_FILE)
+
+
+def test_train_cli_explains_a_missing_data_folder(tmp_path, capsys):
+  code = train.main(['--data', str(tmp_path / 'missing'),
+                     '--output', str(tmp_path / 'model')])
+  assert code == 2
+  err = capsys.readouterr().err
+  assert 'answers.json' in err and 'vqa preprocess' in err
+
+
+def test_train_cli_explains_an_unknown_text_encoder(tiny_records, tmp_path,
+                                                    capsys):
+  code = train.main(['--data', tiny_records, '--output', str(tmp_path / 'm'),
+                     '--text-encoder', str(tmp_path / 'no' / 'such' / 'dir')])
+  assert code == 2
+  assert 'no such directory' in capsys.readouterr().err
