@@ -83,45 +83,45 @@ def summarize(arrays, predicted, questions_in_split, examples_per_second=None):
   return report
 
 
-def majority_answer_index(spec):
-  """The vocabulary's first answer: the most common in the training split."""
-  return 0 if spec.answers else None
-
-
 def official_results(arrays, predicted, answers):
   """[{"question_id": int, "answer": str}], the official VQA results format."""
   return [{'question_id': int(question_id), 'answer': answers[index]}
           for question_id, index in zip(arrays['question_id'], predicted)]
 
 
-def evaluate_model(model_dir, data_dir, split, batch_size=64):
+def questions_in_split(spec, split):
+  """Questions in the split's input files, written or not."""
+  return spec.metadata['counts'][split]['questions']
+
+
+def evaluate_model(model_dir, spec, split, batch_size=64):
   """(report, arrays, predicted) for one trained model on one split."""
   loaded = model_io.load_model(model_dir)
-  spec = input_pipeline.read_data_spec(data_dir)
   if tuple(spec.answers) != loaded.answers:
     raise ValueError(f'{model_dir} was trained on another answer vocabulary '
-                     f'than {data_dir}/answers.json')
+                     f'than {spec.data_dir}/answers.json')
   arrays, rate = predict_split(loaded.model, spec, split, batch_size,
                                loaded.model_config.uses_image)
-  questions = spec.metadata['counts'][split]['questions']
   predicted = arrays['predicted']
-  return summarize(arrays, predicted, questions, rate), arrays, predicted
+  report = summarize(arrays, predicted, questions_in_split(spec, split), rate)
+  return report, arrays, predicted
 
 
 def evaluate(model_dir, data_dir, split, results_path='',
              question_only_dir='', batch_size=64):
   """The full report: model, majority baseline, question-only baseline."""
   spec = input_pipeline.read_data_spec(data_dir)
-  report, arrays, predicted = evaluate_model(model_dir, data_dir, split,
+  report, arrays, predicted = evaluate_model(model_dir, spec, split,
                                              batch_size)
-  questions = spec.metadata['counts'][split]['questions']
-  majority = np.full_like(predicted, majority_answer_index(spec))
+  # answers.json lists the training split's answers most common first.
+  majority = np.zeros_like(predicted)
   reports = {'model': report,
-             'majority_answer': summarize(arrays, majority, questions)}
+             'majority_answer': summarize(arrays, majority,
+                                          questions_in_split(spec, split))}
   reports['majority_answer']['answer'] = spec.answers[0]
   if question_only_dir:
     reports['question_only'], _, _ = evaluate_model(
-        question_only_dir, data_dir, split, batch_size)
+        question_only_dir, spec, split, batch_size)
   if results_path:
     with tf.io.gfile.GFile(results_path, 'w') as f:
       json.dump(official_results(arrays, predicted, spec.answers), f)

@@ -41,37 +41,37 @@ def _unique_rows(id_batches, feature_batches):
   return ids[first], features[first]
 
 
-def compute_text_features(layers, spec, splits, batch_size):
-  """FeatureTable of pooled question features over `splits`, by question id."""
-  encoder = tf.function(models.text_encoder_model(
-      layers, spec.max_question_tokens))
+def _compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
+                      decode_images):
+  """FeatureTable of `encoder(encoder_input(batch))` over `splits`, by id."""
+  encoder = tf.function(encoder)
   ids, features = [], []
   for split in splits:
     dataset = input_pipeline.make_dataset(
         spec, split, batch_size, training=False, deterministic=True,
-        for_keras=False, decode_images=False)
+        for_keras=False, decode_images=decode_images)
     for batch in dataset:
-      ids.append(batch['question_id'].numpy())
-      features.append(encoder({
-          input_pipeline.INPUT_IDS: batch[input_pipeline.INPUT_IDS],
-          input_pipeline.ATTENTION_MASK: batch[input_pipeline.ATTENTION_MASK],
-      }, training=False).numpy())
+      ids.append(batch[id_key].numpy())
+      features.append(encoder(encoder_input(batch), training=False).numpy())
   return FeatureTable(*_unique_rows(ids, features))
+
+
+def compute_text_features(layers, spec, splits, batch_size):
+  """FeatureTable of pooled question features over `splits`, by question id."""
+  text_inputs = lambda batch: {
+      name: batch[name] for name in (input_pipeline.INPUT_IDS,
+                                     input_pipeline.ATTENTION_MASK)}
+  return _compute_features(
+      models.text_encoder_model(layers, spec.max_question_tokens), spec,
+      splits, batch_size, 'question_id', text_inputs, decode_images=False)
 
 
 def compute_image_features(layers, spec, splits, batch_size):
   """FeatureTable of pooled image features over `splits`, by image id."""
-  encoder = tf.function(models.image_encoder_model(layers))
-  ids, features = [], []
-  for split in splits:
-    dataset = input_pipeline.make_dataset(
-        spec, split, batch_size, training=False, deterministic=True,
-        for_keras=False)
-    for batch in dataset:
-      ids.append(batch['image_id'].numpy())
-      features.append(encoder(batch[input_pipeline.IMAGE],
-                              training=False).numpy())
-  return FeatureTable(*_unique_rows(ids, features))
+  return _compute_features(
+      models.image_encoder_model(layers), spec, splits, batch_size,
+      'image_id', lambda batch: batch[input_pipeline.IMAGE],
+      decode_images=True)
 
 
 def with_cached_features(dataset, text_table=None, image_table=None):

@@ -213,10 +213,9 @@ def text_encoder_model(layers, max_question_tokens):
   raw = model_inputs(layers.config, max_question_tokens)
   inputs = {k: raw[k] for k in (input_pipeline.INPUT_IDS,
                                 input_pipeline.ATTENTION_MASK)}
-  return keras.Model(inputs, layers.text_features(**{
-      'input_ids': inputs[input_pipeline.INPUT_IDS],
-      'attention_mask': inputs[input_pipeline.ATTENTION_MASK]}),
-                     name='text_encoder')
+  features = layers.text_features(inputs[input_pipeline.INPUT_IDS],
+                                  inputs[input_pipeline.ATTENTION_MASK])
+  return keras.Model(inputs, features, name='text_encoder')
 
 
 def image_encoder_model(layers):

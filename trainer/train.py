@@ -174,6 +174,8 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
     model = models.full_model(layers, spec.max_question_tokens)
   model_io.save_model(model, config, spec, output)
   if config.export and chief:
+    # Exported from the saved files, not the in-memory model: its variables
+    # may be distributed ones, and this checks that MODEL_DIR loads alone.
     export.export_saved_model(output, model_io.load_model(output))
   history_dict = {k: [float(v) for v in values]
                   for k, values in history.history.items()}
