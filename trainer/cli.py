@@ -14,6 +14,8 @@ SUBCOMMANDS = {
                    'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
     'train': ('trainer.train',
               'train the teacher or the question-only baseline (tf.distribute)'),
+    'distill': ('trainer.distill',
+                'distil a trained teacher into a small student'),
     'evaluate': ('trainer.evaluate',
                  'official VQA accuracy of a model, with baselines'),
     'predict': ('trainer.predict',

@@ -101,7 +101,7 @@ def evaluate_model(model_dir, spec, split, batch_size=64):
     raise ValueError(f'{model_dir} was trained on another answer vocabulary '
                      f'than {spec.data_dir}/answers.json')
   arrays, rate = predict_split(loaded.model, spec, split, batch_size,
-                               loaded.model_config.uses_image)
+                               loaded.uses_image)
   predicted = arrays['predicted']
   report = summarize(arrays, predicted, questions_in_split(spec, split), rate)
   return report, arrays, predicted

@@ -54,7 +54,7 @@ class ServingModule(tf.Module):
     self.sep_id = vocab.index('[SEP]')
     self.max_tokens = loaded.max_question_tokens
     self.image_size = loaded.image_size
-    self.uses_image = loaded.model_config.uses_image
+    self.uses_image = loaded.uses_image
     self.answers = tf.constant(list(loaded.answers))
     self.top_k = min(top_k, len(loaded.answers))
 

@@ -22,7 +22,8 @@ class FeatureTable:
     if len(np.unique(ids)) != len(ids):
       raise ValueError('feature table: duplicate ids')
     self.size = len(ids)
-    self._features = tf.constant(np.asarray(features, dtype=np.float32))
+    self.rows = (ids, np.asarray(features, dtype=np.float32))  # for saving
+    self._features = tf.constant(self.rows[1])
     self._table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(
             tf.constant(ids), tf.range(len(ids), dtype=tf.int64)),
@@ -41,7 +42,7 @@ def _unique_rows(id_batches, feature_batches):
   return ids[first], features[first]
 
 
-def _compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
+def compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
                       decode_images):
   """FeatureTable of `encoder(encoder_input(batch))` over `splits`, by id."""
   encoder = tf.function(encoder)
@@ -61,14 +62,14 @@ def compute_text_features(layers, spec, splits, batch_size):
   text_inputs = lambda batch: {
       name: batch[name] for name in (input_pipeline.INPUT_IDS,
                                      input_pipeline.ATTENTION_MASK)}
-  return _compute_features(
+  return compute_features(
       models.text_encoder_model(layers, spec.max_question_tokens), spec,
       splits, batch_size, 'question_id', text_inputs, decode_images=False)
 
 
 def compute_image_features(layers, spec, splits, batch_size):
   """FeatureTable of pooled image features over `splits`, by image id."""
-  return _compute_features(
+  return compute_features(
       models.image_encoder_model(layers), spec, splits, batch_size,
       'image_id', lambda batch: batch[input_pipeline.IMAGE],
       decode_images=True)

@@ -156,7 +156,8 @@ class TeacherLayers:
     return self.logits(self.hidden_dropout(self.hidden(fused)))
 
 
-def model_inputs(config, max_question_tokens):
+def model_inputs(max_question_tokens, image_size=None):
+  """Keras inputs named as the records' features; an image one if sized."""
   inputs = {
       input_pipeline.INPUT_IDS: keras.Input(
           (max_question_tokens,), dtype=tf.int32,
@@ -165,16 +166,21 @@ def model_inputs(config, max_question_tokens):
           (max_question_tokens,), dtype=tf.int32,
           name=input_pipeline.ATTENTION_MASK),
   }
-  if config.uses_image:
+  if image_size:
     inputs[input_pipeline.IMAGE] = keras.Input(
-        (config.image_size, config.image_size, 3), dtype=tf.uint8,
+        (image_size, image_size, 3), dtype=tf.uint8,
         name=input_pipeline.IMAGE)
   return inputs
 
 
+def _inputs_of(config, max_question_tokens):
+  return model_inputs(max_question_tokens,
+                      config.image_size if config.uses_image else None)
+
+
 def full_model(layers, max_question_tokens):
   """The end-to-end model: raw token ids and image pixels in, logits out."""
-  inputs = model_inputs(layers.config, max_question_tokens)
+  inputs = _inputs_of(layers.config, max_question_tokens)
   text = layers.text_features(inputs[input_pipeline.INPUT_IDS],
                               inputs[input_pipeline.ATTENTION_MASK])
   image = (layers.image_features(inputs[input_pipeline.IMAGE])
@@ -186,7 +192,7 @@ def full_model(layers, max_question_tokens):
 def head_model(layers, max_question_tokens, cache_text, cache_image):
   """The same weights fed with cached frozen-encoder outputs where asked."""
   config = layers.config
-  raw = model_inputs(config, max_question_tokens)
+  raw = _inputs_of(config, max_question_tokens)
   inputs = {}
   if cache_text:
     inputs[TEXT_FEATURES] = keras.Input((layers.text_feature_size,),
@@ -210,7 +216,7 @@ def head_model(layers, max_question_tokens, cache_text, cache_image):
 
 def text_encoder_model(layers, max_question_tokens):
   """input ids + mask -> pooled text features (for caching)."""
-  raw = model_inputs(layers.config, max_question_tokens)
+  raw = _inputs_of(layers.config, max_question_tokens)
   inputs = {k: raw[k] for k in (input_pipeline.INPUT_IDS,
                                 input_pipeline.ATTENTION_MASK)}
   features = layers.text_features(inputs[input_pipeline.INPUT_IDS],
@@ -220,5 +226,5 @@ def text_encoder_model(layers, max_question_tokens):
 
 def image_encoder_model(layers):
   """image -> pooled image features (for caching)."""
-  image = model_inputs(layers.config, 1)[input_pipeline.IMAGE]
+  image = _inputs_of(layers.config, 1)[input_pipeline.IMAGE]
   return keras.Model(image, layers.image_features(image), name='image_encoder')

@@ -63,7 +63,11 @@ class TrainConfig:
         raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
 
 
-def _steps(examples, global_batch):
+def steps_per_epoch(config, spec, global_batch):
+  """config.steps_per_epoch, or one pass over the training split."""
+  if config.steps_per_epoch:
+    return config.steps_per_epoch
+  examples = input_pipeline.count_examples(spec, config.train_split)
   return max(1, math.ceil(examples / global_batch))
 
 
@@ -103,7 +107,8 @@ def _datasets(config, spec, layers, global_batch):
           feature_cache.with_cached_features(val, text_table, image_table))
 
 
-def _callbacks(config, output, chief):
+def training_callbacks(config, output, chief):
+  """Per-epoch checkpoints, resume state, early stopping, TensorBoard."""
   callbacks = [
       keras.callbacks.BackupAndRestore(os.path.join(output, 'backup')),
       keras.callbacks.ModelCheckpoint(
@@ -125,6 +130,39 @@ def resolve_config(config, spec):
   return dataclasses.replace(config, model=model)
 
 
+def history_summary(history, val_metrics, seconds, strategy, global_batch):
+  """What history.json records about a fit."""
+  return {'history': {k: [float(v) for v in values]
+                      for k, values in history.history.items()},
+          'val': {k: float(v) for k, v in val_metrics.items()},
+          'train_seconds': seconds, 'epochs_run': len(history.epoch),
+          'first_epoch': history.epoch[0] if history.epoch else None,
+          'global_batch_size': global_batch,
+          'replicas': strategy.num_replicas_in_sync}
+
+
+def seed_everything(config):
+  """Seeds Python, NumPy and TF; fixes op order when config.deterministic."""
+  keras.utils.set_random_seed(config.seed)
+  if config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+
+
+def save_outputs(model, config, spec, output, chief, summary,
+                 model_config=None, extra=None):
+  """Saves MODEL_DIR (model, config, history, export); returns `summary`."""
+  model_io.save_model(model, config, spec, output, model_config, extra)
+  if config.export and chief:
+    # Exported from the saved files, not the in-memory model: its variables
+    # may be distributed ones, and this checks that MODEL_DIR loads alone.
+    export.export_saved_model(output, model_io.load_model(output))
+  model_io.write_json(summary, os.path.join(output, model_io.HISTORY_FILE))
+  if not chief:
+    # Other workers saved only because saving is a collective operation.
+    tf.io.gfile.rmtree(output)
+  return summary
+
+
 def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   """Trains, validates every epoch, saves; returns the final metrics.
 
@@ -141,9 +179,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   strategy = strategy or distribution.make_strategy(config.strategy)
   spec = input_pipeline.read_data_spec(config.data)
   config = resolve_config(config, spec)
-  keras.utils.set_random_seed(config.seed)
-  if config.deterministic:
-    tf.config.experimental.enable_op_determinism()
+  seed_everything(config)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy('mixed_float16')
   chief = distribution.is_chief(strategy)
@@ -159,36 +195,21 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
       fitted = models.full_model(layers, spec.max_question_tokens)
     compile_model(fitted, config)
   train, val = _datasets(config, spec, layers, global_batch)
-  steps = config.steps_per_epoch or _steps(
-      input_pipeline.count_examples(spec, config.train_split), global_batch)
+  steps = steps_per_epoch(config, spec, global_batch)
   start = time.monotonic()
   history = fitted.fit(
       train, epochs=config.epochs, steps_per_epoch=steps,
       validation_data=val, validation_steps=config.validation_steps or None,
-      callbacks=_callbacks(config, output, chief) + list(extra_callbacks),
+      callbacks=training_callbacks(config, output, chief) + list(extra_callbacks),
       verbose=config.verbose)
   seconds = time.monotonic() - start
   val_metrics = fitted.evaluate(val, steps=config.validation_steps or None,
                                 return_dict=True, verbose=0)
   with strategy.scope():
     model = models.full_model(layers, spec.max_question_tokens)
-  model_io.save_model(model, config, spec, output)
-  if config.export and chief:
-    # Exported from the saved files, not the in-memory model: its variables
-    # may be distributed ones, and this checks that MODEL_DIR loads alone.
-    export.export_saved_model(output, model_io.load_model(output))
-  history_dict = {k: [float(v) for v in values]
-                  for k, values in history.history.items()}
-  summary = {'history': history_dict, 'val': val_metrics,
-             'train_seconds': seconds, 'epochs_run': len(history.epoch),
-             'first_epoch': history.epoch[0] if history.epoch else None,
-             'global_batch_size': global_batch,
-             'replicas': strategy.num_replicas_in_sync}
-  model_io.write_json(summary, os.path.join(output, model_io.HISTORY_FILE))
-  if not chief:
-    # Other workers saved only because saving is a collective operation.
-    tf.io.gfile.rmtree(output)
-  return summary
+  return save_outputs(model, config, spec, output, chief,
+                      history_summary(history, val_metrics, seconds, strategy,
+                                      global_batch))
 
 
 def add_model_flags(parser):

@@ -5,7 +5,9 @@ import pytest
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
+from trainer import distill
 from trainer import models
+from trainer import student
 from trainer import train
 
 IMAGE_SIZE = 32
@@ -38,3 +40,27 @@ def tiny_config(data, output, **overrides):
                 deterministic=True, verbose=0)
   fields.update(overrides)
   return train.TrainConfig(**fields)
+
+
+TINY_STUDENT = student.StudentConfig(embedding_dim=8, text_width=8,
+                                     image_filters=(8, 8), fusion_width=8,
+                                     hidden_width=8, dropout=0.0)
+
+
+@pytest.fixture(scope='session')
+def tiny_teacher(tiny_records, tmp_path_factory):
+  """A tiny teacher trained for a few steps (no export)."""
+  output = tmp_path_factory.mktemp('teacher') / 'model'
+  train.train_and_evaluate(tiny_config(tiny_records, output, epochs=1,
+                                       steps_per_epoch=4, export=False))
+  return str(output)
+
+
+def tiny_distill_config(data, teacher, output, **overrides):
+  """A seconds-long distillation of the tiny teacher into a tiny student."""
+  fields = dict(teacher=teacher, data=data, output=str(output),
+                student=TINY_STUDENT, epochs=1, batch_size=16,
+                learning_rate=3e-3, deterministic=True, verbose=0,
+                export=False)
+  fields.update(overrides)
+  return distill.DistillConfig(**fields)

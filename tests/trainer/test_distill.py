@@ -1,0 +1,180 @@
+"""Distillation: the loss, the frozen teacher, the side file, the command."""
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.trainer.conftest import TINY_STUDENT
+from tests.trainer.conftest import tiny_distill_config
+from trainer import distill
+from trainer import evaluate
+from trainer import model_io
+from trainer import student as student_lib
+from trainer import targets
+
+
+def _softmax(values):
+  e = np.exp(values - np.max(values))
+  return e / e.sum()
+
+
+def test_distillation_loss_matches_a_hand_computed_example():
+  teacher = np.array([[2.0, 0.0, -1.0]])
+  student = np.array([[0.5, 1.0, 0.0]])
+  scores = np.array([[1.0, 0.3, 0.0]])
+  y_true = targets.pack(tf.constant([0]), tf.constant(scores))
+  alpha, temperature = 0.25, 3.0
+  total, student_loss, distill_loss = distill.distillation_losses(
+      y_true, tf.constant(student, tf.float32),
+      tf.constant(teacher, tf.float32), alpha, temperature,
+      targets.soft_score_loss)
+  # By hand: soft cross-entropy against scores / sum(scores) ...
+  target = scores[0] / scores[0].sum()
+  expected_student = -np.sum(target * np.log(_softmax(student[0])))
+  # ... and T^2 * KL(teacher_T || student_T).
+  p_teacher = _softmax(teacher[0] / temperature)
+  p_student = _softmax(student[0] / temperature)
+  expected_kl = temperature ** 2 * np.sum(
+      p_teacher * np.log(p_teacher / p_student))
+  assert student_loss.numpy()[0] == pytest.approx(expected_student, rel=1e-5)
+  assert distill_loss.numpy()[0] == pytest.approx(expected_kl, rel=1e-5)
+  assert total.numpy()[0] == pytest.approx(
+      alpha * expected_student + (1 - alpha) * expected_kl, rel=1e-5)
+  assert expected_kl > 0
+
+
+def test_alpha_one_ignores_the_teacher():
+  y_true = targets.pack(tf.constant([1]), tf.constant([[0.0, 1.0]]))
+  logits = tf.constant([[0.1, 0.2]])
+  total, _, distill_loss = distill.distillation_losses(
+      y_true, logits, None, 1.0, 4.0, targets.softmax_label_loss)
+  assert distill_loss.numpy()[0] == 0
+  assert total.numpy()[0] == pytest.approx(math.log(1 + math.exp(-0.1)),
+                                           rel=1e-5)
+
+
+def test_the_teacher_is_untouched_by_on_the_fly_distillation(
+    tiny_records, tiny_teacher, tmp_path):
+  config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 's',
+                               teacher_logits='on-the-fly', steps_per_epoch=4)
+  spec = distill.input_pipeline.read_data_spec(tiny_records)
+  distiller, student = distill.build_distiller(config, spec)
+  teacher_weights = [w.copy() for w in
+                     model_io.load_model(tiny_teacher).model.get_weights()]
+  train_data, _ = distill._datasets(config, spec, 16)  # pylint: disable=protected-access
+  before = [w.copy() for w in student.get_weights()]
+  history = distiller.fit(train_data, epochs=1, steps_per_epoch=4, verbose=0)
+  assert history.history['distillation_loss'][0] > 0
+  assert any(not np.array_equal(a, b)
+             for a, b in zip(before, student.get_weights()))
+  # Nothing of the teacher is trainable through or saved with the distiller.
+  assert len(distiller.trainable_variables) == len(
+      student.trainable_variables)
+  # The teacher on disk gives the same weights as before distillation ran.
+  after = model_io.load_model(tiny_teacher).model.get_weights()
+  assert all(np.array_equal(a, b) for a, b in zip(teacher_weights, after))
+
+
+def test_the_teacher_weights_in_memory_do_not_change(tiny_records,
+                                                     tiny_teacher):
+  teacher = model_io.load_model(tiny_teacher).model
+  student = student_lib.build_student(TINY_STUDENT, 30522, len(
+      json.load(open(os.path.join(tiny_records, 'answers.json')))['answers']),
+                                      16, 32)
+  distiller = distill.Distiller(student, teacher, alpha=0.0, temperature=2.0)
+  distiller.compile(optimizer=tf.keras.optimizers.Adam(0.1))
+  spec = distill.input_pipeline.read_data_spec(tiny_records)
+  data = distill.input_pipeline.make_dataset(spec, 'train2014', 8,
+                                             training=True, deterministic=True)
+  before = [w.copy() for w in teacher.get_weights()]
+  distiller.fit(data, epochs=1, steps_per_epoch=3, verbose=0)
+  assert all(np.array_equal(a, b)
+             for a, b in zip(before, teacher.get_weights()))
+
+
+def test_precomputed_logits_train_the_same_student(tiny_records, tiny_teacher,
+                                                    tmp_path):
+  results = {}
+  for mode in distill.TEACHER_LOGITS_MODES:
+    config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / mode,
+                                 teacher_logits=mode, epochs=2,
+                                 steps_per_epoch=3, alpha=0.3)
+    summary = distill.distill(config)
+    results[mode] = (summary['history'],
+                     model_io.load_model(config.output).model.get_weights())
+  (history_a, weights_a), (history_b, weights_b) = results.values()
+  np.testing.assert_allclose(history_a['distillation_loss'],
+                             history_b['distillation_loss'], rtol=1e-4)
+  for a, b in zip(weights_a, weights_b):
+    np.testing.assert_allclose(a, b, atol=1e-4)
+  side_file = tmp_path / 'precompute' / distill.LOGITS_DIR
+  assert (side_file / 'train2014.tfrecord.gz').exists()
+
+
+def test_side_file_round_trips_and_is_reused(tiny_records, tiny_teacher,
+                                             tmp_path):
+  shared = tmp_path / 'logits'
+  config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 'a',
+                               teacher_logits_dir=str(shared))
+  spec = distill.input_pipeline.read_data_spec(tiny_records)
+  table = distill.teacher_logits_table(config, spec, 16)
+  ids, logits = distill.read_teacher_logits(
+      str(shared / 'train2014.tfrecord.gz'), spec.num_answers)
+  np.testing.assert_array_equal(np.sort(ids), np.sort(table.rows[0]))
+  assert logits.shape == (len(ids), spec.num_answers)
+  written = os.path.getmtime(shared / 'train2014.tfrecord.gz')
+  distill.teacher_logits_table(config, spec, 16)
+  assert os.path.getmtime(shared / 'train2014.tfrecord.gz') == written
+
+
+def test_student_without_teacher_is_saved_exported_and_evaluated(
+    tiny_records, tmp_path):
+  output = tmp_path / 'student'
+  config = tiny_distill_config(tiny_records, '', output, alpha=1.0,
+                               steps_per_epoch=3, export=True)
+  summary = distill.distill(config)
+  assert summary['history']['distillation_loss'] == [0.0]
+  loaded = model_io.load_model(str(output))
+  assert loaded.architecture == model_io.STUDENT
+  assert loaded.model_config == TINY_STUDENT
+  assert (output / 'export' / 'saved_model.pb').exists()
+  evaluation = evaluate.evaluate(str(output), tiny_records, 'val2014')
+  report = evaluation['reports']['model']
+  assert report['questions_written'] > 0
+  assert 0 <= report['vqa_accuracy']['written'] <= 1
+
+
+def test_distill_requires_a_teacher_unless_alpha_is_one(tiny_records,
+                                                        tmp_path, capsys):
+  code = distill.main(['--data', tiny_records, '--output',
+                       str(tmp_path / 's'), '--alpha', '0.5'])
+  assert code == 2
+  assert '--teacher is required' in capsys.readouterr().err
+
+
+def test_config_file_sets_fields_and_flags_override_it(tmp_path):
+  path = tmp_path / 'best.json'
+  path.write_text(json.dumps({'alpha': 0.4, 'temperature': 7.5,
+                              'student': {'text_width': 32}}))
+  argv = ['--data', 'd/', '--output', 'o', '--config', str(path),
+          '--temperature', '2']
+  config = distill.config_from_args(distill.build_parser().parse_args(argv),
+                                    argv)
+  assert config.alpha == 0.4 and config.temperature == 2.0
+  assert config.student.text_width == 32 and config.data == 'd'
+  assert config.student.embedding_dim == student_lib.StudentConfig(
+  ).embedding_dim
+
+
+def test_lstm_student_distils(tiny_records, tiny_teacher, tmp_path):
+  student = student_lib.StudentConfig(text_layer='lstm', embedding_dim=8,
+                                      text_width=8, image_filters=(8,),
+                                      fusion_width=8, hidden_width=8)
+  config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 's',
+                               student=student, steps_per_epoch=2)
+  summary = distill.distill(config)
+  assert np.isfinite(summary['val']['loss'])
+  assert model_io.load_model(config.output).model_config == student
