@@ -42,30 +42,16 @@ LOGITS_INFO = 'info.json'
 
 
 @dataclasses.dataclass(frozen=True)
-class DistillConfig:
+class DistillConfig(train.FitConfig):
   """A distillation job; written to STUDENT_DIR/config.json."""
   teacher: str = ''
-  data: str = ''
-  output: str = ''
   student: student_lib.StudentConfig = student_lib.StudentConfig()
   alpha: float = 0.1
   temperature: float = 4.0
   teacher_logits: str = 'precompute'
   teacher_logits_dir: str = ''  # '' = STUDENT_DIR/teacher_logits
-  train_split: str = 'train2014'
-  val_split: str = 'val2014'
-  epochs: int = 10
   batch_size: int = 64  # per replica
   learning_rate: float = 3e-3
-  loss: str = 'soft'
-  strategy: str = 'auto'
-  early_stopping_patience: int = 3
-  steps_per_epoch: int = 0
-  validation_steps: int = 0
-  seed: int = 0
-  deterministic: bool = False
-  export: bool = True
-  verbose: int = 1
 
   @property
   def model(self):
@@ -86,11 +72,7 @@ class DistillConfig:
                        f'{TEACHER_LOGITS_MODES}')
     if self.uses_teacher and not self.teacher:
       raise ValueError('--teacher is required unless --alpha is 1')
-    if self.loss not in targets.LOSSES:
-      raise ValueError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
-    for name in ('epochs', 'batch_size'):
-      if getattr(self, name) < 1:
-        raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+    self.check_fit()
 
 
 def softened_kl(teacher_logits, student_logits, temperature):
@@ -392,16 +374,7 @@ def build_parser():
                       choices=TEACHER_LOGITS_MODES)
   parser.add_argument('--teacher-logits-dir', default='')
   add_student_flags(parser)
-  for name in ('train_split', 'val_split', 'loss', 'strategy'):
-    parser.add_argument('--' + name.replace('_', '-'),
-                        default=getattr(defaults, name))
-  for name in ('epochs', 'batch_size', 'early_stopping_patience',
-               'steps_per_epoch', 'validation_steps', 'seed', 'verbose'):
-    parser.add_argument('--' + name.replace('_', '-'), type=int,
-                        default=getattr(defaults, name))
-  parser.add_argument('--learning-rate', type=float,
-                      default=defaults.learning_rate)
-  parser.add_argument('--deterministic', action='store_true')
+  train.add_fit_flags(parser, defaults)
   return parser
 
 
@@ -411,28 +384,15 @@ STUDENT_FLAGS = ('text_layer', 'embedding_dim', 'text_width', 'image_filters',
 
 def config_from_args(args, argv):
   """DistillConfig from --config (if any) overridden by the flags given."""
-  fields = {}
-  if args.config:
-    fields = dict(model_io.read_json(args.config))
+  fields = train.fields_from_config_file(args, argv)
   student_fields = dict(fields.pop('student', {}))
-  given = {a.split('=')[0][2:].replace('-', '_') for a in argv
-           if a.startswith('--')}
-  values = vars(args)
-  for name, value in values.items():
-    if name in ('config',) or (args.config and name not in given):
-      continue
-    if name in STUDENT_FLAGS:
-      student_fields[name] = value
-    else:
-      fields[name] = value
+  for name in STUDENT_FLAGS:
+    if name in fields:
+      student_fields[name] = fields.pop(name)
   fields['student'] = student_lib.StudentConfig.from_dict(student_fields)
   fields['data'] = fields['data'].rstrip('/')
   fields['output'] = fields['output'].rstrip('/')
-  known = {f.name for f in dataclasses.fields(DistillConfig)}
-  unknown = set(fields) - known
-  if unknown:
-    raise ValueError(f'{args.config}: unknown fields {sorted(unknown)}')
-  return DistillConfig(**fields)
+  return train.dataclass_from_fields(DistillConfig, fields, args.config)
 
 
 def main(argv=None):

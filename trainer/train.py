@@ -31,11 +31,11 @@ keras = tf.keras
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-  """A training job; written to MODEL_DIR/config.json with the data facts."""
+class FitConfig:
+  """What every fitting job (train, distill, prune) has; flags of the same
+  names. Subclasses add their own fields and may change defaults."""
   data: str = ''
   output: str = ''
-  model: models.ModelConfig = models.ModelConfig()
   train_split: str = 'train2014'
   val_split: str = 'val2014'
   epochs: int = 10
@@ -43,24 +43,61 @@ class TrainConfig:
   learning_rate: float = 1e-3
   loss: str = 'soft'  # 'soft' (VQA soft scores) or 'softmax' (label)
   strategy: str = 'auto'
-  mixed_precision: bool = False
-  cache_frozen_features: bool = False
   early_stopping_patience: int = 3
   steps_per_epoch: int = 0  # 0: one pass over the training split
   validation_steps: int = 0  # 0: the whole validation split
   seed: int = 0
   deterministic: bool = False
-  cache_dir: str = ''  # converted text-encoder checkpoints; '' = default
   export: bool = True  # write MODEL_DIR/export (the serving SavedModel)
   verbose: int = 1
 
-  def check(self):
-    self.model.check()
+  def check_fit(self):
     if self.loss not in targets.LOSSES:
       raise ValueError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
     for name in ('epochs', 'batch_size'):
       if getattr(self, name) < 1:
         raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+
+
+FIT_FLAGS_HELP = {
+    'batch_size': 'per replica; the global batch is this x replicas',
+    'steps_per_epoch': '0: one pass over the training split',
+    'validation_steps': '0: the whole validation split',
+    'verbose': 'Keras progress: 1 = bar, 2 = a line per epoch',
+}
+
+
+def add_fit_flags(parser, defaults, skip=()):
+  """--train-split ... --verbose, with `defaults` (a FitConfig) as defaults."""
+  for field in dataclasses.fields(FitConfig):
+    name = field.name
+    if name in ('data', 'output', 'export') + tuple(skip):  # always export
+      continue
+    flag = '--' + name.replace('_', '-')
+    default = getattr(defaults, name)
+    if field.type == 'bool' or isinstance(default, bool):
+      parser.add_argument(flag, action='store_true')
+    elif name == 'loss':
+      parser.add_argument(flag, default=default, choices=sorted(targets.LOSSES))
+    elif name == 'strategy':
+      parser.add_argument(flag, default=default,
+                          choices=distribution.STRATEGIES)
+    else:
+      parser.add_argument(flag, type=type(default), default=default,
+                          help=FIT_FLAGS_HELP.get(name))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig(FitConfig):
+  """A training job; written to MODEL_DIR/config.json with the data facts."""
+  model: models.ModelConfig = models.ModelConfig()
+  mixed_precision: bool = False
+  cache_frozen_features: bool = False
+  cache_dir: str = ''  # converted text-encoder checkpoints; '' = default
+
+  def check(self):
+    self.model.check()
+    self.check_fit()
 
 
 def steps_per_epoch(config, spec, global_batch):
@@ -107,17 +144,18 @@ def _datasets(config, spec, layers, global_batch):
           feature_cache.with_cached_features(val, text_table, image_table))
 
 
-def training_callbacks(config, output, chief):
+def training_callbacks(config, output, chief, early_stopping=True):
   """Per-epoch checkpoints, resume state, early stopping, TensorBoard."""
   callbacks = [
       keras.callbacks.BackupAndRestore(os.path.join(output, 'backup')),
       keras.callbacks.ModelCheckpoint(
           os.path.join(output, 'checkpoints', 'epoch-{epoch:03d}'),
           save_weights_only=True),
-      keras.callbacks.EarlyStopping(
-          monitor='val_vqa_accuracy', mode='max',
-          patience=config.early_stopping_patience, restore_best_weights=True),
   ]
+  if early_stopping:
+    callbacks.append(keras.callbacks.EarlyStopping(
+        monitor='val_vqa_accuracy', mode='max',
+        patience=config.early_stopping_patience, restore_best_weights=True))
   if chief:
     callbacks.append(keras.callbacks.TensorBoard(os.path.join(output, 'logs')))
   return callbacks
@@ -149,9 +187,14 @@ def seed_everything(config):
 
 
 def save_outputs(model, config, spec, output, chief, summary,
-                 model_config=None, extra=None):
-  """Saves MODEL_DIR (model, config, history, export); returns `summary`."""
+                 model_config=None, extra=None, after_save=None):
+  """Saves MODEL_DIR (model, config, history, export); returns `summary`.
+
+  `after_save(output)` may add facts about the saved files to the summary.
+  """
   model_io.save_model(model, config, spec, output, model_config, extra)
+  if after_save:
+    summary.update(after_save(output))
   if config.export and chief:
     # Exported from the saved files, not the in-memory model: its variables
     # may be distributed ones, and this checks that MODEL_DIR loads alone.
@@ -252,33 +295,13 @@ def build_parser():
   parser.add_argument('--data', required=True, help='`vqa preprocess` output')
   parser.add_argument('--output', required=True, help='model directory')
   add_model_flags(parser)
-  parser.add_argument('--train-split', default=defaults.train_split)
-  parser.add_argument('--val-split', default=defaults.val_split)
-  parser.add_argument('--epochs', type=int, default=defaults.epochs)
-  parser.add_argument('--batch-size', type=int, default=defaults.batch_size,
-                      help='per replica; the global batch is this x replicas')
-  parser.add_argument('--learning-rate', type=float,
-                      default=defaults.learning_rate)
-  parser.add_argument('--loss', default=defaults.loss,
-                      choices=sorted(targets.LOSSES))
-  parser.add_argument('--strategy', default=defaults.strategy,
-                      choices=distribution.STRATEGIES)
+  add_fit_flags(parser, defaults)
   parser.add_argument('--mixed-precision', action='store_true')
   parser.add_argument('--cache-frozen-features', action='store_true',
                       help='compute frozen encoders once, train the rest')
-  parser.add_argument('--early-stopping-patience', type=int,
-                      default=defaults.early_stopping_patience)
-  parser.add_argument('--steps-per-epoch', type=int,
-                      default=defaults.steps_per_epoch)
-  parser.add_argument('--validation-steps', type=int,
-                      default=defaults.validation_steps)
-  parser.add_argument('--seed', type=int, default=defaults.seed)
-  parser.add_argument('--deterministic', action='store_true')
   parser.add_argument('--cache-dir', default=defaults.cache_dir,
                       help='where converted text encoders are kept '
                       '(default $VQA_CACHE_DIR or ~/.cache/vqa)')
-  parser.add_argument('--verbose', type=int, default=defaults.verbose,
-                      choices=(0, 1, 2), help='Keras progress: 1 = bar')
   return parser
 
 
@@ -296,6 +319,29 @@ def config_from_args(args):
       validation_steps=args.validation_steps, seed=args.seed,
       deterministic=args.deterministic, cache_dir=args.cache_dir,
       verbose=args.verbose)
+
+
+def fields_from_config_file(args, argv):
+  """Job fields: --config's JSON overridden by the flags on the command line.
+
+  Without --config, every flag (given or default) is a field.
+  """
+  fields = dict(model_io.read_json(args.config)) if args.config else {}
+  given = {arg.split('=')[0][2:].replace('-', '_') for arg in argv
+           if arg.startswith('--')}
+  for name, value in vars(args).items():
+    if name != 'config' and (not args.config or name in given):
+      fields[name] = value
+  return fields
+
+
+def dataclass_from_fields(cls, fields, source):
+  """cls(**fields), naming the file when it holds fields cls lacks."""
+  unknown = set(fields) - {field.name for field in dataclasses.fields(cls)}
+  if unknown:
+    raise ValueError(f'{source or "flags"}: unknown {cls.__name__} fields '
+                     f'{sorted(unknown)}')
+  return cls(**fields)
 
 
 def main(argv=None):

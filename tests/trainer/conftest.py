@@ -64,3 +64,12 @@ def tiny_distill_config(data, teacher, output, **overrides):
                 export=False)
   fields.update(overrides)
   return distill.DistillConfig(**fields)
+
+
+@pytest.fixture(scope='session')
+def tiny_student(tiny_records, tmp_path_factory):
+  """A tiny student trained without a teacher for a few steps (no export)."""
+  output = tmp_path_factory.mktemp('student') / 'model'
+  distill.distill(tiny_distill_config(tiny_records, '', output, alpha=1.0,
+                                      epochs=2, steps_per_epoch=4))
+  return str(output)

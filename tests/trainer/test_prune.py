@@ -1,0 +1,104 @@
+"""Pruning: schedules from real steps, sparsity reached, stripped, smaller."""
+import json
+
+import numpy as np
+import pytest
+
+from trainer import evaluate
+from trainer import model_io
+from trainer import prune
+
+
+def _config(data, model, output, **overrides):
+  fields = dict(model=model, data=data, output=str(output), epochs=2,
+                steps_per_epoch=4, batch_size=16, deterministic=True,
+                verbose=0, export=False)
+  fields.update(overrides)
+  return prune.PruneConfig(**fields)
+
+
+def test_schedule_steps_come_from_the_real_number_of_steps():
+  config = prune.PruneConfig(begin_fraction=0.1, end_fraction=0.5)
+  steps = prune.schedule_steps(config, 200)
+  assert (steps.begin, steps.end, steps.frequency) == (20, 100, 8)
+  explicit = prune.PruneConfig(begin_step=5, end_step=25, frequency=3)
+  assert prune.schedule_steps(explicit, 200) == prune.ScheduleSteps(5, 25, 3)
+  with pytest.raises(ValueError, match='after begin step'):
+    prune.schedule_steps(prune.PruneConfig(begin_step=9, end_step=9), 10)
+
+
+@pytest.mark.parametrize('schedule', prune.SCHEDULES)
+def test_student_reaches_the_scheduled_sparsity_and_shrinks(
+    tiny_records, tiny_student, tmp_path, schedule):
+  output = tmp_path / 'pruned'
+  summary = prune.prune(_config(tiny_records, tiny_student, output,
+                                final_sparsity=0.75, schedule=schedule,
+                                end_fraction=0.5, frequency=1))
+  assert summary['sparsity_reached']
+  assert summary['wrappers_left'] == 0
+  for name, value in summary['sparsity']['weights'].items():
+    assert value == pytest.approx(0.75, abs=0.02), name
+  assert set(summary['pruned_layers']) >= {'token_embedding', 'image_conv_0',
+                                           'answer_logits'}
+  assert summary['size']['gzip_bytes'] < 0.6 * (
+      summary['unpruned_size']['gzip_bytes'])
+  # The saved model is the stripped one, sparse, and evaluates as usual.
+  loaded = model_io.load_model(str(output))
+  assert loaded.architecture == model_io.STUDENT
+  embeddings = loaded.model.get_layer('token_embedding').get_weights()[0]
+  assert np.mean(embeddings == 0) == pytest.approx(0.75, abs=0.02)
+  saved = model_io.read_json(str(output / model_io.CONFIG_FILE))
+  assert saved['pruning']['source_model'] == tiny_student
+  report = evaluate.evaluate(str(output), tiny_records, 'val2014')
+  assert report['reports']['model']['questions_written'] > 0
+
+
+def test_teacher_is_pruned_layer_by_layer_around_bert(tiny_records,
+                                                      tiny_teacher, tmp_path):
+  output = tmp_path / 'pruned_teacher'
+  summary = prune.prune(_config(tiny_records, tiny_teacher, output,
+                                epochs=1, steps_per_epoch=3,
+                                final_sparsity=0.5, schedule='constant'))
+  assert summary['wrappers_left'] == 0
+  # MobileNetV2's convolutions (nested model) and the head are pruned ...
+  assert any(name.startswith('Conv') for name in summary['pruned_layers'])
+  assert 'answer_logits' in summary['pruned_layers']
+  assert all(v == pytest.approx(0.5, abs=0.02)
+             for v in summary['sparsity']['weights'].values())
+  # ... and the frozen BERT is untouched.
+  source = model_io.load_model(tiny_teacher).model
+  pruned = model_io.load_model(str(output)).model
+  bert_of = lambda model: next(layer for layer in model.layers
+                               if 'bert' in layer.name)
+  for a, b in zip(bert_of(source).get_weights(),
+                  bert_of(pruned).get_weights()):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_warns_when_the_schedule_outlasts_training(tiny_records, tiny_student,
+                                                   tmp_path, capsys):
+  summary = prune.prune(_config(tiny_records, tiny_student, tmp_path / 'p',
+                                epochs=1, steps_per_epoch=2, end_step=50))
+  assert 'will not be reached' in capsys.readouterr().err
+  assert summary['sparsity']['overall'] < 0.8
+
+
+def test_config_file_round_trips_with_flag_overrides(tmp_path):
+  path = tmp_path / 'best.json'
+  path.write_text(json.dumps({'final_sparsity': 0.6, 'schedule': 'constant',
+                              'frequency': 7}))
+  argv = ['--model', 'm', '--data', 'd/', '--output', 'o', '--config',
+          str(path), '--frequency', '3']
+  config = prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+  assert (config.final_sparsity, config.schedule, config.frequency) == (
+      0.6, 'constant', 3)
+  path.write_text(json.dumps({'sparsity': 0.6}))
+  with pytest.raises(ValueError, match='unknown PruneConfig fields'):
+    prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+
+
+def test_cli_reports_a_missing_model(tiny_records, tmp_path, capsys):
+  code = prune.main(['--model', str(tmp_path / 'nope'), '--data',
+                     tiny_records, '--output', str(tmp_path / 'o')])
+  assert code == 2
+  assert 'nope/config.json: not found' in capsys.readouterr().err
