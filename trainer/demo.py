@@ -4,7 +4,9 @@
 
 Stages: sample data -> Beam preprocessing (TFRecords + accounting) -> teacher
 and question-only baseline training -> evaluation with baselines -> a
-prediction from the exported SavedModel.
+prediction from the exported SavedModel -> distillation into a student (and
+the same student without the teacher) -> 80% pruning of the student -> TFLite
+conversion (int8) evaluated with the interpreter -> the comparison report.
 """
 import argparse
 import dataclasses
@@ -32,6 +34,12 @@ class DemoConfig:
   batch_size: int = 64
   learning_rate: float = 3e-3
   image_alpha: float = 0.35
+  # Compression: the default student; alpha weighs the VQA targets.
+  distill_alpha: float = 0.1
+  distill_temperature: float = 4.0
+  final_sparsity: float = 0.8
+  prune_epochs: int = 4
+  latency_repeats: int = 10
 
 
 def _prepare_output(output):
@@ -119,6 +127,74 @@ def stage_predict(config, paths):
   return '\n'.join(lines)
 
 
+def _distill_config(config, paths, name, alpha):
+  from trainer import distill  # pylint: disable=g-import-not-at-top
+  return distill.DistillConfig(
+      teacher=paths['teacher'], data=paths['tfrecords'], output=paths[name],
+      alpha=alpha, temperature=config.distill_temperature,
+      epochs=config.epochs, batch_size=config.batch_size,
+      learning_rate=config.learning_rate, early_stopping_patience=config.epochs,
+      seed=config.seed, verbose=2)
+
+
+def _distill_stage(name):
+  def stage(config, paths):
+    from trainer import distill  # pylint: disable=g-import-not-at-top
+    alpha = config.distill_alpha if name == 'student' else 1.0
+    summary = distill.distill(_distill_config(config, paths, name, alpha))
+    return (f'{name} (alpha {alpha}): validation VQA accuracy '
+            f'{summary["val"]["vqa_accuracy"]:.4f}, '
+            f'{summary["parameters"]:,} parameters; model in {paths[name]}')
+  return stage
+
+
+def stage_prune(config, paths):
+  from trainer import prune  # pylint: disable=g-import-not-at-top
+  summary = prune.prune(prune.PruneConfig(
+      model=paths['student'], data=paths['tfrecords'], output=paths['pruned'],
+      final_sparsity=config.final_sparsity, epochs=config.prune_epochs,
+      batch_size=config.batch_size, learning_rate=config.learning_rate / 3,
+      seed=config.seed, verbose=2))
+  size, before = summary['size'], summary['unpruned_size']
+  return (f'pruned student: sparsity {summary["sparsity"]["overall"]:.3f}, '
+          f'validation VQA accuracy {summary["val"]["vqa_accuracy"]:.4f}, '
+          f'weights {size["gzip_bytes"]:,} B gzip vs {before["gzip_bytes"]:,} '
+          f'B unpruned ({size["gzip_bytes"] / before["gzip_bytes"]:.2f}x)')
+
+
+def stage_tflite(config, paths):
+  from trainer import tflite_export  # pylint: disable=g-import-not-at-top
+  lines = []
+  for name, quantize in (('student', 'none'), ('student', 'int8'),
+                         ('pruned', 'none'), ('pruned', 'int8')):
+    result = tflite_export.export_tflite(paths[name], paths['tfrecords'],
+                                         quantize=quantize, split='val2014')
+    lines.append(tflite_export.format_result(result))
+  return '\n'.join(lines)
+
+
+def report_models(paths):
+  """NAME=PATH entries of the comparison report, teacher first."""
+  from trainer import tflite_export  # pylint: disable=g-import-not-at-top
+  return [f'teacher={paths["teacher"]}', f'student={paths["student"]}',
+          f'student-alone={paths["student-alone"]}',
+          f'pruned={paths["pruned"]}',
+          'student-int8=' + tflite_export.tflite_path(paths['student'],
+                                                      'int8'),
+          'pruned-int8=' + tflite_export.tflite_path(paths['pruned'], 'int8')]
+
+
+def stage_report(config, paths):
+  from trainer import report  # pylint: disable=g-import-not-at-top
+  code = report.main(['--data', paths['tfrecords'], '--split', 'val2014',
+                      '--output', paths['report'],
+                      '--latency-repeats', str(config.latency_repeats),
+                      '--models'] + report_models(paths))
+  if code:
+    raise SystemExit(f'vqa demo: the report failed (exit {code})')
+  return f'report, table and plots in {paths["report"]}'
+
+
 STAGES = (
     ('sample data', stage_sample_data),
     ('preprocess (Beam)', stage_preprocess),
@@ -126,16 +202,30 @@ STAGES = (
     ('train question-only', _train_stage('question-only')),
     ('evaluate', stage_evaluate),
     ('predict', stage_predict),
+    ('distill student', _distill_stage('student')),
+    ('student without teacher', _distill_stage('student-alone')),
+    ('prune student', stage_prune),
+    ('TFLite (fp32, int8)', stage_tflite),
+    ('report', stage_report),
 )
+
+
+DIRECTORIES = {'raw': 'raw', 'tfrecords': 'tfrecords', 'teacher': 'teacher',
+               'question-only': 'question_only', 'student': 'student',
+               'student-alone': 'student_alone', 'pruned': 'student_pruned',
+               'report': 'report'}
+
+
+def demo_paths(output):
+  """Where each stage writes, under the demo's output folder."""
+  return {name: os.path.join(output, directory)
+          for name, directory in DIRECTORIES.items()}
 
 
 def run_demo(config):
   """Runs every stage; returns [(stage name, seconds)]."""
   _prepare_output(config.output)
-  paths = {'raw': os.path.join(config.output, 'raw'),
-           'tfrecords': os.path.join(config.output, 'tfrecords'),
-           'teacher': os.path.join(config.output, 'teacher'),
-           'question-only': os.path.join(config.output, 'question_only')}
+  paths = demo_paths(config.output)
   timings = []
   for name, stage in STAGES:
     print(f'== {name}', flush=True)

@@ -279,7 +279,7 @@ def _datasets(config, spec, global_batch):
   return with_teacher_logits(make(config.train_split, True, False), table), val
 
 
-def build_distiller(config, spec):
+def build_distiller(config, spec, total_steps):
   """(Distiller, student); call inside the strategy's scope."""
   student = student_lib.build_student(
       config.student, spec.metadata['tokenizer']['vocab_size'],
@@ -289,7 +289,8 @@ def build_distiller(config, spec):
   distiller = Distiller(student, teacher, alpha=config.alpha,
                         temperature=config.temperature,
                         student_loss_fn=targets.LOSSES[config.loss])
-  distiller.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+  distiller.compile(optimizer=keras.optimizers.Adam(
+      train.learning_rate(config, total_steps)),
                     metrics=[targets.vqa_accuracy, targets.top1_accuracy])
   distiller(_zero_inputs(student))  # built, as BackupAndRestore needs
   return distiller, student
@@ -314,12 +315,12 @@ def distill(config, strategy=None, extra_callbacks=()):
   # Seeded after the teacher's logits are computed, so the student starts
   # from the same weights whichever way the teacher is run.
   train.seed_everything(config)
+  steps = train.steps_per_epoch(config, spec, global_batch)
   with strategy.scope():
-    distiller, student = build_distiller(config, spec)
+    distiller, student = build_distiller(config, spec, steps * config.epochs)
   start = time.monotonic()
   history = distiller.fit(
-      train_data, epochs=config.epochs,
-      steps_per_epoch=train.steps_per_epoch(config, spec, global_batch),
+      train_data, epochs=config.epochs, steps_per_epoch=steps,
       validation_data=val_data,
       validation_steps=config.validation_steps or None,
       callbacks=(train.training_callbacks(config, output, chief) +

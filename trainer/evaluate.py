@@ -30,20 +30,32 @@ from trainer import model_io
 ANSWER_TYPES = ('yes/no', 'number', 'other')
 
 
-def predict_split(model, spec, split, batch_size, uses_image=True):
-  """Runs `model` over a split; returns per-question arrays and examples/s."""
+def collect_predictions(logits_of, spec, split, batch_size, uses_image=True):
+  """Runs `logits_of` over a split; returns per-question arrays and examples/s.
+
+  Args:
+    logits_of: maps a batch's model inputs (dict of tensors) to [B, K] logits
+      (a tensor or a numpy array): a Keras model, a TFLite interpreter...
+    spec: DataSpec of the preprocessed folder.
+    split: e.g. 'val2014'.
+    batch_size: examples per call of `logits_of`.
+    uses_image: False skips JPEG decoding (question-only models).
+
+  Returns:
+    ({'question_id', 'answer_type', 'label', 'scores', 'predicted'} arrays,
+     examples per second including the input pipeline).
+  """
   dataset = input_pipeline.make_dataset(
       spec, split, batch_size, training=False, deterministic=True,
       for_keras=False, decode_images=uses_image)
   columns = {'question_id': [], 'answer_type': [], 'label': [], 'scores': [],
              'predicted': []}
-  logits_of = tf.function(lambda inputs: model(inputs, training=False))
   examples = 0
   start = time.monotonic()
   for batch in dataset:
     inputs, _ = input_pipeline.to_model_inputs(batch)
-    logits = logits_of(inputs)
-    columns['predicted'].append(np.argmax(logits.numpy(), axis=-1))
+    logits = np.asarray(logits_of(inputs))
+    columns['predicted'].append(np.argmax(logits, axis=-1))
     for name in ('question_id', 'answer_type', 'label', 'scores'):
       columns[name].append(batch[name].numpy())
     examples += int(batch['label'].shape[0])
@@ -51,6 +63,13 @@ def predict_split(model, spec, split, batch_size, uses_image=True):
   arrays = {name: np.concatenate(values) for name, values in columns.items()}
   arrays['answer_type'] = np.array([t.decode() for t in arrays['answer_type']])
   return arrays, examples / max(seconds, 1e-9)
+
+
+def predict_split(model, spec, split, batch_size, uses_image=True):
+  """Runs a Keras `model` over a split; returns per-question arrays and ex/s."""
+  logits_of = tf.function(lambda inputs: model(inputs, training=False))
+  return collect_predictions(lambda inputs: logits_of(inputs).numpy(), spec,
+                             split, batch_size, uses_image)
 
 
 def vqa_scores(arrays, predicted):

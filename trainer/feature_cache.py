@@ -57,14 +57,40 @@ def compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
   return FeatureTable(*_unique_rows(ids, features))
 
 
+def _split_columns(spec, splits, batch_size, names, decode_images=False):
+  """{name: numpy array} of the `names` features over `splits`, in order."""
+  columns = {name: [] for name in names}
+  for split in splits:
+    dataset = input_pipeline.make_dataset(
+        spec, split, batch_size, training=False, deterministic=True,
+        for_keras=False, decode_images=decode_images)
+    for batch in dataset:
+      for name in names:
+        columns[name].append(batch[name].numpy())
+  return {name: np.concatenate(values) for name, values in columns.items()}
+
+
 def compute_text_features(layers, spec, splits, batch_size):
-  """FeatureTable of pooled question features over `splits`, by question id."""
-  text_inputs = lambda batch: {
-      name: batch[name] for name in (input_pipeline.INPUT_IDS,
-                                     input_pipeline.ATTENTION_MASK)}
-  return compute_features(
-      models.text_encoder_model(layers, spec.max_question_tokens), spec,
-      splits, batch_size, 'question_id', text_inputs, decode_images=False)
+  """FeatureTable of pooled question features over `splits`, by question id.
+
+  Questions with the same token ids (VQA repeats many question texts) are
+  encoded once.
+  """
+  text_names = (input_pipeline.INPUT_IDS, input_pipeline.ATTENTION_MASK)
+  columns = _split_columns(spec, splits, batch_size,
+                           ('question_id',) + text_names)
+  tokens = np.concatenate([columns[name] for name in text_names], axis=1)
+  _, first, inverse = np.unique(tokens, axis=0, return_index=True,
+                                return_inverse=True)
+  encoder = tf.function(models.text_encoder_model(layers,
+                                                  spec.max_question_tokens))
+  features = []
+  for start in range(0, len(first), batch_size):
+    rows = first[start:start + batch_size]
+    features.append(encoder({name: columns[name][rows] for name in text_names},
+                            training=False).numpy())
+  features = np.concatenate(features)[inverse.reshape(-1)]
+  return FeatureTable(*_unique_rows([columns['question_id']], [features]))
 
 
 def compute_image_features(layers, spec, splits, batch_size):

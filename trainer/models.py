@@ -16,6 +16,9 @@ from trainer import text_encoder
 keras = tf.keras
 
 TEXT_FEATURES = 'text_features'
+# MobileNetV2's last activation at each output stride.
+MOBILENET_STRIDE_LAYERS = {8: 'block_6_expand_relu',
+                           16: 'block_13_expand_relu', 32: 'out_relu'}
 IMAGE_FEATURES = 'image_features'
 
 
@@ -30,6 +33,12 @@ class ModelConfig:
   image_alpha: float = 1.0  # MobileNetV2 width
   image_trainable: bool = False
   image_size: int = 224
+  # MobileNetV2 up to the layer at this stride (8, 16 or 32 = the whole
+  # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
+  image_feature_stride: int = 32
+  # Random horizontal flips while training (every sample-data answer is
+  # flip-invariant); not applied to cached image features.
+  image_augment: bool = False
   fusion_width: int = 512
   hidden_width: int = 512
   dropout: float = 0.3
@@ -39,6 +48,9 @@ class ModelConfig:
       raise ValueError(f'model kind {self.kind!r}: teacher or question-only')
     if self.text_pooling not in ('mean', 'pooled'):
       raise ValueError(f'text pooling {self.text_pooling!r}: mean or pooled')
+    if self.image_feature_stride not in MOBILENET_STRIDE_LAYERS:
+      raise ValueError(f'image feature stride {self.image_feature_stride}: '
+                       f'one of {sorted(MOBILENET_STRIDE_LAYERS)}')
 
   @property
   def uses_image(self):
@@ -91,6 +103,20 @@ def _speed_up_batch_norm_statistics(model, momentum=0.9):
       layer.momentum = momentum
 
 
+def mobilenet_v2_features(config):
+  """MobileNetV2 up to config.image_feature_stride, globally average-pooled."""
+  network = keras.applications.MobileNetV2(
+      input_shape=(config.image_size, config.image_size, 3),
+      alpha=config.image_alpha, include_top=False, pooling='avg',
+      weights=_image_weights_argument(config.image_weights))
+  if config.image_feature_stride == 32:
+    return network
+  name = MOBILENET_STRIDE_LAYERS[config.image_feature_stride]
+  pooled = keras.layers.GlobalAveragePooling2D(name='feature_pooling')(
+      network.get_layer(name).output)
+  return keras.Model(network.input, pooled, name=network.name)
+
+
 class TeacherLayers:
   """Every layer of the model, built once and shared by its graphs."""
 
@@ -105,12 +131,12 @@ class TeacherLayers:
     self.text_dropout = keras.layers.Dropout(config.dropout,
                                              name='text_dropout')
     if config.uses_image:
+      self.image_flip = (keras.layers.RandomFlip('horizontal',
+                                                 name='image_flip')
+                         if config.image_augment else None)
       self.image_scaling = keras.layers.Rescaling(
           1 / 127.5, offset=-1.0, name='mobilenet_v2_preprocess')
-      self.mobilenet = keras.applications.MobileNetV2(
-          input_shape=(config.image_size, config.image_size, 3),
-          alpha=config.image_alpha, include_top=False, pooling='avg',
-          weights=_image_weights_argument(config.image_weights))
+      self.mobilenet = mobilenet_v2_features(config)
       self.mobilenet.trainable = config.image_trainable
       if config.image_weights == 'none':
         _speed_up_batch_norm_statistics(self.mobilenet)
@@ -142,7 +168,10 @@ class TeacherLayers:
     return self.pool_text(outputs.last_hidden_state, attention_mask)
 
   def image_features(self, image):
-    scaled = self.image_scaling(tf.cast(image, tf.float32))
+    image = tf.cast(image, tf.float32)
+    if self.image_flip is not None:
+      image = self.image_flip(image)
+    scaled = self.image_scaling(image)
     return self.mobilenet(scaled,
                           training=False if self.config.image_frozen else None)
 

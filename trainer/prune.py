@@ -232,7 +232,7 @@ def prune(config, strategy=None, extra_callbacks=()):
   with strategy.scope():
     loaded = _load_source(config, spec)
     pruned = add_pruning(loaded.model, make_schedule(config, steps))
-    train.compile_model(pruned, config)
+    train.compile_model(pruned, config, total_steps)
   wrappers = pruning_wrappers(pruned)
   if not wrappers:
     raise ValueError(f'{config.model}: no trainable prunable layers '
@@ -250,7 +250,7 @@ def prune(config, strategy=None, extra_callbacks=()):
   sparsity = achieved_sparsity(wrappers)
   with strategy.scope():
     stripped = strip_pruning(pruned)
-    train.compile_model(stripped, config)
+    train.compile_model(stripped, config, total_steps)
   val_metrics = stripped.evaluate(val_data,
                                   steps=config.validation_steps or None,
                                   return_dict=True, verbose=0)

@@ -30,6 +30,9 @@ from trainer import text_encoder
 keras = tf.keras
 
 
+LEARNING_RATE_SCHEDULES = ('constant', 'cosine')
+
+
 @dataclasses.dataclass(frozen=True)
 class FitConfig:
   """What every fitting job (train, distill, prune) has; flags of the same
@@ -41,6 +44,7 @@ class FitConfig:
   epochs: int = 10
   batch_size: int = 32  # per replica
   learning_rate: float = 1e-3
+  learning_rate_schedule: str = 'constant'  # or 'cosine' (decays to 0)
   loss: str = 'soft'  # 'soft' (VQA soft scores) or 'softmax' (label)
   strategy: str = 'auto'
   early_stopping_patience: int = 3
@@ -52,6 +56,10 @@ class FitConfig:
   verbose: int = 1
 
   def check_fit(self):
+    if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+      raise ValueError(f'--learning-rate-schedule '
+                       f'{self.learning_rate_schedule!r}: one of '
+                       f'{LEARNING_RATE_SCHEDULES}')
     if self.loss not in targets.LOSSES:
       raise ValueError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
     for name in ('epochs', 'batch_size'):
@@ -79,6 +87,9 @@ def add_fit_flags(parser, defaults, skip=()):
       parser.add_argument(flag, action='store_true')
     elif name == 'loss':
       parser.add_argument(flag, default=default, choices=sorted(targets.LOSSES))
+    elif name == 'learning_rate_schedule':
+      parser.add_argument(flag, default=default,
+                          choices=LEARNING_RATE_SCHEDULES)
     elif name == 'strategy':
       parser.add_argument(flag, default=default,
                           choices=distribution.STRATEGIES)
@@ -108,9 +119,17 @@ def steps_per_epoch(config, spec, global_batch):
   return max(1, math.ceil(examples / global_batch))
 
 
-def compile_model(model, config):
+def learning_rate(config, total_steps):
+  """The configured rate, or its cosine decay to 0 over `total_steps`."""
+  if config.learning_rate_schedule == 'cosine':
+    return keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                  decay_steps=total_steps)
+  return config.learning_rate
+
+
+def compile_model(model, config, total_steps):
   model.compile(
-      optimizer=keras.optimizers.Adam(config.learning_rate),
+      optimizer=keras.optimizers.Adam(learning_rate(config, total_steps)),
       loss=targets.LOSSES[config.loss],
       metrics=[targets.vqa_accuracy, targets.top1_accuracy])
 
@@ -229,6 +248,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   output = distribution.worker_dir(config.output, strategy)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   cache_text, cache_image = _cache_choices(config)
+  steps = steps_per_epoch(config, spec, global_batch)
   with strategy.scope():
     layers = model_io.build_layers(config.model, spec, config.cache_dir)
     if cache_text or cache_image:
@@ -236,9 +256,8 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
                                  cache_image)
     else:
       fitted = models.full_model(layers, spec.max_question_tokens)
-    compile_model(fitted, config)
+    compile_model(fitted, config, steps * config.epochs)
   train, val = _datasets(config, spec, layers, global_batch)
-  steps = steps_per_epoch(config, spec, global_batch)
   start = time.monotonic()
   history = fitted.fit(
       train, epochs=config.epochs, steps_per_epoch=steps,
@@ -272,6 +291,13 @@ def add_model_flags(parser):
   parser.add_argument('--image-alpha', type=float, default=defaults.image_alpha)
   parser.add_argument('--image-trainable', action='store_true',
                       help='fine-tune MobileNetV2 (frozen by default)')
+  parser.add_argument('--image-feature-stride', type=int,
+                      default=defaults.image_feature_stride,
+                      choices=sorted(models.MOBILENET_STRIDE_LAYERS),
+                      help='MobileNetV2 up to this output stride (8 or 16 '
+                      'for images of 32-64 px)')
+  parser.add_argument('--image-augment', action='store_true',
+                      help='random horizontal flips while training')
   parser.add_argument('--fusion-width', type=int, default=defaults.fusion_width)
   parser.add_argument('--hidden-width', type=int, default=defaults.hidden_width)
   parser.add_argument('--dropout', type=float, default=defaults.dropout)
@@ -283,6 +309,8 @@ def model_config_from_args(args):
       text_trainable_layers=args.text_trainable_layers,
       text_pooling=args.text_pooling, image_weights=args.image_weights,
       image_alpha=args.image_alpha, image_trainable=args.image_trainable,
+      image_feature_stride=args.image_feature_stride,
+      image_augment=args.image_augment,
       fusion_width=args.fusion_width, hidden_width=args.hidden_width,
       dropout=args.dropout)
 

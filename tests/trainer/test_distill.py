@@ -61,7 +61,7 @@ def test_the_teacher_is_untouched_by_on_the_fly_distillation(
   config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 's',
                                teacher_logits='on-the-fly', steps_per_epoch=4)
   spec = distill.input_pipeline.read_data_spec(tiny_records)
-  distiller, student = distill.build_distiller(config, spec)
+  distiller, student = distill.build_distiller(config, spec, 4)
   teacher_weights = [w.copy() for w in
                      model_io.load_model(tiny_teacher).model.get_weights()]
   train_data, _ = distill._datasets(config, spec, 16)  # pylint: disable=protected-access
