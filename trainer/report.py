@@ -33,6 +33,7 @@ import tensorflow as tf
 from trainer import evaluate
 from trainer import input_pipeline
 from trainer import model_io
+from trainer import pareto
 from trainer import sizes
 
 KERAS = 'keras'
@@ -406,28 +407,6 @@ def format_markdown(report):
 # Plots.
 
 
-def pareto_front(points):
-  """Indices of the points that no other point beats, by increasing cost.
-
-  Args:
-    points: (cost, value) pairs, e.g. (gzip bytes, VQA accuracy); lower cost
-      and higher value are better.
-
-  Returns:
-    The indices of the non-dominated points, sorted by cost. A point is
-    dominated when another has no more cost and no less value, and is
-    strictly better in one of them; equal points are all kept.
-  """
-  order = sorted(range(len(points)),
-                 key=lambda i: (points[i][0], -points[i][1]))
-  front = []
-  for i in order:
-    if not front or points[i][1] > points[front[-1]][1] or (
-        points[i] == points[front[-1]]):
-      front.append(i)
-  return front
-
-
 def human_bytes(size, unused_position=None):
   """1234567 -> '1.2 MB' (a tick label)."""
   for unit in ('B', 'kB', 'MB'):
@@ -462,7 +441,7 @@ def plot_tradeoff(table, x_column, x_label, tick_label, path):
   from matplotlib.backends import backend_agg
   # pylint: enable=g-import-not-at-top
   points = [(row[x_column], row['vqa_written']) for row in table]
-  front = [points[i] for i in pareto_front(points)]
+  front = [points[i] for i in pareto.pareto_front(points)]
   figure = figure_lib.Figure(figsize=(7, 5), tight_layout=True)
   backend_agg.FigureCanvasAgg(figure)
   axes = figure.subplots()

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from trainer import model_io
+from trainer import pareto
 from trainer import report
 from trainer import tflite_export
 
@@ -25,9 +26,9 @@ def test_pareto_front_keeps_ties_and_drops_dominated_points():
             (4.0, 0.9),   # 5 equal to 4: kept too
             (5.0, 0.8),   # 6 dominated by 4
             (0.5, 0.2)]   # 7 front: the cheapest
-  assert report.pareto_front(points) == [7, 0, 1, 4, 5]
-  assert report.pareto_front([]) == []
-  assert report.pareto_front([(3.0, 0.1)]) == [0]
+  assert pareto.pareto_front(points) == [7, 0, 1, 4, 5]
+  assert pareto.pareto_front([]) == []
+  assert pareto.pareto_front([(3.0, 0.1)]) == [0]
 
 
 def test_build_table_divides_by_the_baseline_row():
