@@ -36,13 +36,19 @@ class DemoConfig:
   learning_rate: float = 3e-3
   image_alpha: float = 0.5
   image_feature_stride: int = 8
-  student_epochs: int = 15
-  # Compression: the default student; alpha weighs the VQA targets.
-  distill_alpha: float = 0.1
-  distill_temperature: float = 4.0
+  student_epochs: int = 12
+  # Compression: the default student; alpha weighs the VQA targets (0.1 at
+  # T=4 made a worse student on this data: see benchmarks/RESULTS.md).
+  distill_alpha: float = 0.5
+  distill_temperature: float = 2.0
   final_sparsity: float = 0.8
-  prune_epochs: int = 4
+  prune_epochs: int = 5
   latency_repeats: int = 10
+  # Sweeps: a few short trials of each kind (ASHA stops the poor ones);
+  # a trial's epoch is a part of the training split.
+  sweep_trials: int = 4
+  sweep_epochs: int = 3
+  sweep_steps_per_epoch: int = 20
 
 
 def _prepare_output(output):
@@ -155,13 +161,19 @@ def _distill_stage(name):
   return stage
 
 
-def stage_prune(config, paths):
+def _prune_config(config, paths):
   from trainer import prune  # pylint: disable=g-import-not-at-top
-  summary = prune.prune(prune.PruneConfig(
+  return prune.PruneConfig(
       model=paths['student'], data=paths['tfrecords'], output=paths['pruned'],
       final_sparsity=config.final_sparsity, epochs=config.prune_epochs,
-      batch_size=config.batch_size, learning_rate=config.learning_rate / 3,
-      seed=config.seed, verbose=2))
+      end_fraction=0.5, batch_size=config.batch_size,
+      learning_rate=config.learning_rate / 3, learning_rate_schedule='cosine',
+      seed=config.seed, verbose=2)
+
+
+def stage_prune(config, paths):
+  from trainer import prune  # pylint: disable=g-import-not-at-top
+  summary = prune.prune(_prune_config(config, paths))
   size, before = summary['size'], summary['unpruned_size']
   return (f'pruned student: sparsity {summary["sparsity"]["overall"]:.3f}, '
           f'validation VQA accuracy {summary["val"]["vqa_accuracy"]:.4f}, '
@@ -173,7 +185,7 @@ def stage_tflite(config, paths):
   from trainer import tflite_export  # pylint: disable=g-import-not-at-top
   lines = []
   for name, quantize in (('student', 'none'), ('student', 'int8'),
-                         ('pruned', 'none'), ('pruned', 'int8')):
+                         ('pruned', 'int8')):
     result = tflite_export.export_tflite(paths[name], paths['tfrecords'],
                                          quantize=quantize, split='val2014')
     lines.append(tflite_export.format_result(result))
@@ -202,6 +214,40 @@ def stage_report(config, paths):
   return f'report, table and plots in {paths["report"]}'
 
 
+def stage_sweeps(config, paths):
+  """A small sweep of each kind, sharing one local Ray."""
+  import ray  # pylint: disable=g-import-not-at-top
+  from trainer import distill  # pylint: disable=g-import-not-at-top
+  from tuning import sweep  # pylint: disable=g-import-not-at-top
+  options = lambda kind: sweep.SweepOptions(
+      output=paths[f'sweep-{kind}'], num_samples=config.sweep_trials,
+      max_epochs=config.sweep_epochs, seed=config.seed, verbose=0)
+  steps = config.sweep_steps_per_epoch
+  # The distillation sweep reuses the teacher logits of the student's run.
+  distill_base = dataclasses.replace(
+      _distill_config(config, paths, 'student', config.distill_alpha),
+      steps_per_epoch=steps, teacher_logits_dir=os.path.join(
+          paths['student'], distill.LOGITS_DIR))
+  prune_base = dataclasses.replace(_prune_config(config, paths),
+                                   steps_per_epoch=steps)
+  sweep.start_ray(options('distill'))
+  try:
+    distill_results = sweep.run_distill_sweep(distill_base,
+                                              options('distill'))
+    prune_results = sweep.run_prune_sweep(prune_base, options('prune'))
+  finally:
+    ray.shutdown()
+  lines = []
+  for kind, outcome in (('distill', distill_results),
+                        ('prune', prune_results)):
+    with open(outcome.paths['markdown']) as f:
+      lines.append(f'vqa tune {kind}: {len(outcome.table)} trials in '
+                   f'{outcome.seconds:.0f} s\n{f.read()}')
+    lines.append(f'best config: {outcome.paths["best_config"]}; plot: '
+                 f'{outcome.paths["plot"]}')
+  return '\n'.join(lines)
+
+
 STAGES = (
     ('sample data', stage_sample_data),
     ('preprocess (Beam)', stage_preprocess),
@@ -214,13 +260,15 @@ STAGES = (
     ('prune student', stage_prune),
     ('TFLite (fp32, int8)', stage_tflite),
     ('report', stage_report),
+    ('sweeps (Ray Tune)', stage_sweeps),
 )
 
 
 DIRECTORIES = {'raw': 'raw', 'tfrecords': 'tfrecords', 'teacher': 'teacher',
                'question-only': 'question_only', 'student': 'student',
                'student-alone': 'student_alone', 'pruned': 'student_pruned',
-               'report': 'report'}
+               'report': 'report', 'sweep-distill': 'sweep_distill',
+               'sweep-prune': 'sweep_prune'}
 
 
 def demo_paths(output):

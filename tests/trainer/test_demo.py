@@ -8,10 +8,27 @@ from trainer import contract
 from trainer import demo
 
 
+def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
+  monkeypatch.setattr(demo, 'STAGES', demo.STAGES[:6])
+  config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
+                               images_per_split=12, num_shards=2, epochs=1,
+                               batch_size=16)
+  timings = demo.run_demo(config)
+  assert [name for name, _ in timings][-1] == 'predict'
+  assert os.path.exists(os.path.join(config.output, 'teacher', 'export',
+                                     'saved_model.pb'))
+  assert os.path.exists(os.path.join(config.output, 'question_only',
+                                     'config.json'))
+
+
+@pytest.mark.slow  # ~4 minutes: every stage, Ray included
 def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
                                images_per_split=12, num_shards=2,
-                               image_size=32, epochs=1, batch_size=16)
+                               image_size=32, epochs=1, batch_size=16,
+                               student_epochs=1, prune_epochs=1,
+                               latency_repeats=1, sweep_trials=2,
+                               sweep_epochs=1)
   timings = demo.run_demo(config)
   assert [name for name, _ in timings] == [name for name, _ in demo.STAGES]
   assert all(seconds > 0 for _, seconds in timings)
@@ -26,6 +43,20 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
                                      'saved_model.pb'))
   assert os.path.exists(os.path.join(config.output, 'teacher',
                                      'results-val2014.json'))
+  for model_dir in ('student', 'student_alone', 'student_pruned'):
+    assert os.path.exists(os.path.join(config.output, model_dir, 'export',
+                                       'saved_model.pb'))
+  for model_dir in ('student', 'student_pruned'):
+    assert os.path.exists(os.path.join(config.output, model_dir, 'tflite',
+                                       'model-int8.tflite'))
+  with open(os.path.join(config.output, 'report', 'report.md')) as f:
+    table = f.read()
+  for name in ('teacher', 'student', 'student-alone', 'pruned',
+               'student-int8', 'pruned-int8'):
+    assert f'| {name} |' in table
+  for kind in ('distill', 'prune'):
+    assert os.path.exists(os.path.join(config.output, f'sweep_{kind}',
+                                       'best_config.json'))
 
 
 def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):
