@@ -206,11 +206,22 @@ def _datasets(config, spec, global_batch, uses_image):
   return make(config.train_split, True), make(config.val_split, False)
 
 
-def _callbacks(config, output, chief):
+def first_pruned_epoch(config, steps, steps_per_epoch):
+  """The first epoch (0-based) that ends with the final sparsity in place."""
+  last_ramp_step = steps.begin if config.schedule == 'constant' else steps.end
+  return max(0, math.ceil(last_ramp_step / steps_per_epoch) - 1)
+
+
+def _callbacks(config, output, chief, steps, steps_per_epoch):
   callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
-  # No early stopping: restoring an earlier epoch would undo pruning.
   callbacks += train.training_callbacks(config, output, chief,
                                         early_stopping=False)
+  # Keeps the best epoch among those already at the final sparsity (an
+  # earlier one would undo pruning), as training keeps its best epoch.
+  callbacks.append(keras.callbacks.EarlyStopping(
+      monitor='val_vqa_accuracy', mode='max', patience=config.epochs,
+      restore_best_weights=True,
+      start_from_epoch=first_pruned_epoch(config, steps, steps_per_epoch)))
   if chief:
     callbacks.append(tfmot.sparsity.keras.PruningSummaries(
         log_dir=os.path.join(output, 'logs', 'pruning')))
@@ -244,7 +255,8 @@ def prune(config, strategy=None, extra_callbacks=()):
       train_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
       validation_data=val_data,
       validation_steps=config.validation_steps or None,
-      callbacks=_callbacks(config, output, chief) + list(extra_callbacks),
+      callbacks=(_callbacks(config, output, chief, steps, steps_per_epoch) +
+                 list(extra_callbacks)),
       verbose=config.verbose)
   seconds = time.monotonic() - start
   sparsity = achieved_sparsity(wrappers)

@@ -43,7 +43,11 @@ from tuning import trials
 
 TEACHER_LOGITS_DIR = 'teacher_logits'
 # Every process of the sweep needs these before it imports TensorFlow.
-WORKER_ENV = {'TF_USE_LEGACY_KERAS': '1', 'TF_CPP_MIN_LOG_LEVEL': '2'}
+# A reused actor waits for the stopped trial's thread to reach its next
+# report (the end of its epoch) before starting the next trial; Ray's default
+# of 2 s fails the new trial whenever an epoch is longer than that.
+WORKER_ENV = {'TF_USE_LEGACY_KERAS': '1', 'TF_CPP_MIN_LOG_LEVEL': '2',
+              'TUNE_FUNCTION_THREAD_TIMEOUT_S': '3600'}
 
 
 @dataclasses.dataclass

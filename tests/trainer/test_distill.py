@@ -169,6 +169,7 @@ def test_config_file_sets_fields_and_flags_override_it(tmp_path):
   ).embedding_dim
 
 
+@pytest.mark.slow
 def test_lstm_student_distils(tiny_records, tiny_teacher, tmp_path):
   student = student_lib.StudentConfig(text_layer='lstm', embedding_dim=8,
                                       text_width=8, image_filters=(8,),

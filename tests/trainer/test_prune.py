@@ -23,6 +23,12 @@ def test_schedule_steps_come_from_the_real_number_of_steps():
   assert (steps.begin, steps.end, steps.frequency) == (20, 100, 8)
   explicit = prune.PruneConfig(begin_step=5, end_step=25, frequency=3)
   assert prune.schedule_steps(explicit, 200) == prune.ScheduleSteps(5, 25, 3)
+  # Early stopping may only restore epochs that end at the final sparsity.
+  steps = prune.ScheduleSteps(10, 100, 9)
+  assert prune.first_pruned_epoch(config, steps, 30) == 3  # step 120 >= 100
+  assert prune.first_pruned_epoch(config, steps, 50) == 1
+  constant = prune.PruneConfig(schedule='constant')
+  assert prune.first_pruned_epoch(constant, steps, 30) == 0
   with pytest.raises(ValueError, match='after begin step'):
     prune.schedule_steps(prune.PruneConfig(begin_step=9, end_step=9), 10)
 

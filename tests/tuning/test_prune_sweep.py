@@ -23,6 +23,7 @@ def prune_sweep(ray_context, tiny_records, tiny_student, tmp_path_factory):
   return sweep.run_prune_sweep(base, options), base, options
 
 
+@pytest.mark.slow  # a real 3-trial prune sweep (~50 s)
 def test_pareto_front_of_accuracy_and_gzip_size(prune_sweep):
   outcome, _, _ = prune_sweep
   table = outcome.table
@@ -42,6 +43,7 @@ def test_pareto_front_of_accuracy_and_gzip_size(prune_sweep):
   assert '| pareto |' in header and '| gzip_bytes |' in header
 
 
+@pytest.mark.slow
 def test_best_config_file_round_trips_into_vqa_prune(prune_sweep,
                                                      tiny_records, tmp_path):
   outcome, base, _ = prune_sweep
