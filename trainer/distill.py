@@ -215,9 +215,15 @@ def read_teacher_logits(path, num_answers):
   return np.concatenate(ids), np.concatenate(logits)
 
 
+def _location(path):
+  """A local path made absolute (the same folder however it is written)."""
+  return path if '://' in path else os.path.abspath(path)
+
+
 def _side_file_info(config, spec):
-  return {'teacher': config.teacher, 'data': spec.data_dir,
-          'split': config.train_split, 'answers': list(spec.answers)}
+  return {'teacher': _location(config.teacher),
+          'data': _location(spec.data_dir), 'split': config.train_split,
+          'answers': list(spec.answers)}
 
 
 def teacher_logits_table(config, spec, batch_size):

@@ -226,7 +226,18 @@ def sweep_base(base, options):
   do not pay for determinism they cannot keep when trials share a machine.
   """
   return dataclasses.replace(base, epochs=options.max_epochs,
-                             deterministic=False, export=False, verbose=0)
+                             deterministic=False, export=False, verbose=0,
+                             **absolute_paths(base))
+
+
+PATH_FIELDS = ('data', 'output', 'teacher', 'model', 'teacher_logits_dir')
+
+
+def absolute_paths(base):
+  """Local paths of `base` made absolute: trials run in other directories."""
+  return {name: os.path.abspath(getattr(base, name)) for name in PATH_FIELDS
+          if isinstance(getattr(base, name, None), str) and
+          getattr(base, name) and '://' not in getattr(base, name)}
 
 
 # --- the sweeps -------------------------------------------------------------
