@@ -50,7 +50,8 @@ def target_lines(table):
   add('pruned (80%) gzip size <= 1/3 of the unpruned student\'s',
       f'{gzip_ratio:.3f}', gzip_ratio <= 1 / 3)
   drop = accuracy(student) - accuracy(pruned)
-  add('pruning costs <= 1 point of VQA accuracy', f'{100 * drop:.2f} points lost',
+  add('pruning costs <= 1 point of VQA accuracy',
+      f'{100 * drop:.2f} points lost',
       drop <= 0.01)
   for name, size_key in (('raw', 'file_bytes'), ('gzip', 'gzip_bytes')):
     ratio = pruned_int8[size_key] / student['file_bytes']

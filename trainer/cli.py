@@ -37,7 +37,7 @@ SUBCOMMANDS = {
 def usage():
   lines = ['usage: vqa SUBCOMMAND [options]   (vqa SUBCOMMAND --help)', '',
            'subcommands:']
-  lines += [f'  {name:<14}{help_text}'
+  lines += [f'  {name:<15}{help_text}'
             for name, (_, help_text) in SUBCOMMANDS.items()]
   return '\n'.join(lines)
 
