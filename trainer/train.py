@@ -334,19 +334,15 @@ def build_parser():
 
 
 def config_from_args(args):
+  """TrainConfig from the parsed flags (every FitConfig flag included)."""
+  fit = {field.name: getattr(args, field.name)
+         for field in dataclasses.fields(FitConfig) if hasattr(args, field.name)}
+  fit.update(data=args.data.rstrip('/'), output=args.output.rstrip('/'))
   return TrainConfig(
-      data=args.data.rstrip('/'), output=args.output.rstrip('/'),
-      model=model_config_from_args(args), train_split=args.train_split,
-      val_split=args.val_split, epochs=args.epochs,
-      batch_size=args.batch_size, learning_rate=args.learning_rate,
-      loss=args.loss, strategy=args.strategy,
+      model=model_config_from_args(args),
       mixed_precision=args.mixed_precision,
       cache_frozen_features=args.cache_frozen_features,
-      early_stopping_patience=args.early_stopping_patience,
-      steps_per_epoch=args.steps_per_epoch,
-      validation_steps=args.validation_steps, seed=args.seed,
-      deterministic=args.deterministic, cache_dir=args.cache_dir,
-      verbose=args.verbose)
+      cache_dir=args.cache_dir, **fit)
 
 
 def fields_from_config_file(args, argv):

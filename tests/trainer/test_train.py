@@ -151,3 +151,28 @@ def test_train_cli_explains_an_unknown_text_encoder(tiny_records, tmp_path,
                      '--text-encoder', str(tmp_path / 'no' / 'such' / 'dir')])
   assert code == 2
   assert 'no such directory' in capsys.readouterr().err
+
+
+def test_every_fit_flag_reaches_the_config():
+  argv = ['--data', 'd/', '--output', 'o', '--learning-rate-schedule',
+          'cosine', '--validation-steps', '7', '--image-feature-stride', '8',
+          '--image-augment', '--loss', 'softmax', '--cache-frozen-features']
+  config = train.config_from_args(train.build_parser().parse_args(argv))
+  assert config.learning_rate_schedule == 'cosine'
+  assert (config.validation_steps, config.loss, config.data) == (
+      7, 'softmax', 'd')
+  assert config.cache_frozen_features and config.model.image_augment
+  assert config.model.image_feature_stride == 8
+  defaults = train.config_from_args(train.build_parser().parse_args(
+      ['--data', 'd', '--output', 'o']))
+  assert defaults == train.TrainConfig(data='d', output='o')
+
+
+def test_cosine_schedule_decays_to_zero():
+  config = train.TrainConfig(learning_rate=0.1,
+                             learning_rate_schedule='cosine')
+  schedule = train.learning_rate(config, 100)
+  assert float(schedule(0)) == pytest.approx(0.1)
+  assert float(schedule(50)) == pytest.approx(0.05, rel=1e-4)
+  assert float(schedule(100)) == pytest.approx(0.0, abs=1e-7)
+  assert train.learning_rate(train.TrainConfig(learning_rate=0.1), 100) == 0.1
