@@ -227,10 +227,10 @@ def _side_file_info(config, spec):
 
 
 def teacher_logits_table(config, spec, batch_size):
-  """FeatureTable of the teacher's train-split logits, from the side file.
+  """FeatureTable of the teacher's train-split logits.
 
-  Computes and writes the side file first unless one made by the same teacher
-  on the same records and answers is already there.
+  Read from the side file when one made by the same teacher on the same
+  records and answers is there; otherwise computed and written to it.
   """
   directory = config.teacher_logits_dir or os.path.join(config.output,
                                                         LOGITS_DIR)
@@ -239,16 +239,17 @@ def teacher_logits_table(config, spec, batch_size):
   info = _side_file_info(config, spec)
   reusable = (tf.io.gfile.exists(path) and tf.io.gfile.exists(info_path) and
               model_io.read_json(info_path) == info)
-  if not reusable:
-    teacher = model_io.load_model(config.teacher)
-    table = feature_cache.compute_features(
-        teacher.model, spec, [config.train_split], batch_size, 'question_id',
-        lambda batch: input_pipeline.to_model_inputs(batch)[0],
-        decode_images=teacher.uses_image)
-    write_teacher_logits(path, *table.rows)
-    model_io.write_json(info, info_path)
-  return feature_cache.FeatureTable(*read_teacher_logits(path,
-                                                         spec.num_answers))
+  if reusable:
+    return feature_cache.FeatureTable(*read_teacher_logits(path,
+                                                           spec.num_answers))
+  teacher = model_io.load_model(config.teacher)
+  table = feature_cache.compute_features(
+      teacher.model, spec, [config.train_split], batch_size, 'question_id',
+      lambda batch: input_pipeline.to_model_inputs(batch)[0],
+      decode_images=teacher.uses_image)
+  write_teacher_logits(path, *table.rows)
+  model_io.write_json(info, info_path)
+  return table
 
 
 def with_teacher_logits(dataset, table):
@@ -397,8 +398,6 @@ def config_from_args(args, argv):
     if name in fields:
       student_fields[name] = fields.pop(name)
   fields['student'] = student_lib.StudentConfig.from_dict(student_fields)
-  fields['data'] = fields['data'].rstrip('/')
-  fields['output'] = fields['output'].rstrip('/')
   return train.dataclass_from_fields(DistillConfig, fields, args.config)
 
 

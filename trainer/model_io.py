@@ -39,6 +39,13 @@ def write_json(value, path):
     json.dump(value, f, indent=2, sort_keys=True, default=str)
 
 
+def write_file(data, path):
+  """Writes bytes or text to `path` (local or gs://), making its folder."""
+  tf.io.gfile.makedirs(os.path.dirname(path))
+  with tf.io.gfile.GFile(path, 'wb' if isinstance(data, bytes) else 'w') as f:
+    f.write(data)
+
+
 def read_json(path):
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f'{path}: not found')

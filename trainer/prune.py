@@ -317,8 +317,6 @@ def build_parser():
 def config_from_args(args, argv):
   """PruneConfig from --config (if any) overridden by the flags given."""
   fields = train.fields_from_config_file(args, argv)
-  fields['data'] = fields['data'].rstrip('/')
-  fields['output'] = fields['output'].rstrip('/')
   return train.dataclass_from_fields(PruneConfig, fields, args.config)
 
 

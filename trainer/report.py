@@ -461,7 +461,7 @@ def plot_tradeoff(table, x_column, x_label, tick_label, path):
   axes.legend()
   buffer = io.BytesIO()
   figure.savefig(buffer, format='png', dpi=100)
-  _write_bytes(buffer.getvalue(), path)
+  model_io.write_file(buffer.getvalue(), path)
 
 
 def plot_report(table, output_dir, latency_batch):
@@ -479,11 +479,6 @@ def plot_report(table, output_dir, latency_batch):
 # Files.
 
 
-def _write_bytes(data, path):
-  with tf.io.gfile.GFile(path, 'wb') as f:
-    f.write(data)
-
-
 def _csv_text(table, columns):
   buffer = io.StringIO()
   writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction='ignore',
@@ -498,10 +493,11 @@ def write_report(report, output_dir):
   tf.io.gfile.makedirs(output_dir)
   md_path, json_path, csv_path = (os.path.join(output_dir, name)
                                   for name in REPORT_FILES)
-  _write_bytes(format_markdown(report).encode(), md_path)
+  model_io.write_file(format_markdown(report).encode(), md_path)
   model_io.write_json(report, json_path)
   columns = column_names(report['config']['latency_batches'])
-  _write_bytes(_csv_text(report['models'], columns).encode(), csv_path)
+  model_io.write_file(_csv_text(report['models'], columns).encode(),
+                      csv_path)
   return [md_path, json_path, csv_path]
 
 

@@ -302,12 +302,6 @@ def _check_inputs(loaded, spec, split):
                      f'{sorted(spec.metadata["counts"])}')
 
 
-def _write_bytes(content, path):
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.gfile.GFile(path, 'wb') as f:
-    f.write(content)
-
-
 def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
                   representative_examples=200):
   """Converts MODEL_DIR's model, writes it and its evaluation.
@@ -329,7 +323,7 @@ def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
   _check_inputs(loaded, spec, split)
   content = convert(loaded, spec, quantize, representative_examples)
   path = tflite_path(model_dir, quantize)
-  _write_bytes(content, path)
+  model_io.write_file(content, path)
   report, _, _ = evaluate_tflite(content, spec, split)
   result = dict(
       model_dir=model_dir, quantize=quantize, path=path,

@@ -348,7 +348,8 @@ def config_from_args(args):
 def fields_from_config_file(args, argv):
   """Job fields: --config's JSON overridden by the flags on the command line.
 
-  Without --config, every flag (given or default) is a field.
+  Without --config, every flag (given or default) is a field. Folder paths
+  lose a trailing slash.
   """
   fields = dict(model_io.read_json(args.config)) if args.config else {}
   given = {arg.split('=')[0][2:].replace('-', '_') for arg in argv
@@ -356,6 +357,8 @@ def fields_from_config_file(args, argv):
   for name, value in vars(args).items():
     if name != 'config' and (not args.config or name in given):
       fields[name] = value
+  for name in ('data', 'output'):
+    fields[name] = fields[name].rstrip('/')
   return fields
 
 

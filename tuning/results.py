@@ -17,9 +17,9 @@ import matplotlib.figure
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 from ray import tune
 
+from trainer import model_io
 from trainer import pareto
 from tuning import reporting
 
@@ -264,27 +264,22 @@ def runnable_config(config):
   return fields
 
 
-def _write(data, path):
-  mode = 'wb' if isinstance(data, bytes) else 'w'
-  with tf.io.gfile.GFile(path, mode) as f:
-    f.write(data)
-
-
 def write_results(table, parameter_names, best_config, plot_png, output):
   """Writes the table (CSV, Markdown), the plot and the best config.
 
   Returns:
     {'csv', 'markdown', 'plot', 'best_config'}: the paths written.
   """
-  tf.io.gfile.makedirs(output)
   paths = {'csv': os.path.join(output, TABLE_CSV),
            'markdown': os.path.join(output, TABLE_MARKDOWN),
            'plot': os.path.join(output, PLOT),
            'best_config': os.path.join(output, BEST_CONFIG)}
-  _write(table.to_csv(index=False), paths['csv'])
-  _write(to_markdown(table, table_columns(table, parameter_names)),
-         paths['markdown'])
-  _write(plot_png, paths['plot'])
-  _write(json.dumps(runnable_config(best_config), indent=2, sort_keys=True,
-                    default=list) + '\n', paths['best_config'])
+  model_io.write_file(table.to_csv(index=False), paths['csv'])
+  model_io.write_file(
+      to_markdown(table, table_columns(table, parameter_names)),
+      paths['markdown'])
+  model_io.write_file(plot_png, paths['plot'])
+  model_io.write_file(
+      json.dumps(runnable_config(best_config), indent=2, sort_keys=True,
+                 default=list) + '\n', paths['best_config'])
   return paths

@@ -179,3 +179,4 @@ def test_lstm_student_distils(tiny_records, tiny_teacher, tmp_path):
   summary = distill.distill(config)
   assert np.isfinite(summary['val']['loss'])
   assert model_io.load_model(config.output).model_config == student
+
