@@ -207,9 +207,13 @@ def read_teacher_logits(path, num_answers):
   dataset = tf.data.TFRecordDataset(path, compression_type='GZIP').batch(
       4096).map(lambda records: tf.io.parse_example(records, spec))
   ids, logits = [], []
-  for batch in dataset:
-    ids.append(batch['question_id'].numpy())
-    logits.append(batch[TEACHER_LOGITS].numpy())
+  try:
+    for batch in dataset:
+      ids.append(batch['question_id'].numpy())
+      logits.append(batch[TEACHER_LOGITS].numpy())
+  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+    raise ValueError(f'{path}: unreadable teacher logits ({e.message}); '
+                     'delete its folder to compute them again') from e
   if not ids:
     raise ValueError(f'{path}: no teacher logits in the file')
   return np.concatenate(ids), np.concatenate(logits)

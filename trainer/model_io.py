@@ -50,7 +50,10 @@ def read_json(path):
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f'{path}: not found')
   with tf.io.gfile.GFile(path) as f:
-    return json.load(f)
+    try:
+      return json.load(f)
+    except json.JSONDecodeError as e:
+      raise ValueError(f'{path}: not valid JSON ({e})') from e
 
 
 def _pretrained_text_encoder(model_config, cache_dir):

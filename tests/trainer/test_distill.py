@@ -180,3 +180,23 @@ def test_lstm_student_distils(tiny_records, tiny_teacher, tmp_path):
   assert np.isfinite(summary['val']['loss'])
   assert model_io.load_model(config.output).model_config == student
 
+
+def test_a_damaged_side_file_is_named_not_used(tiny_records, tiny_teacher,
+                                               tmp_path):
+  shared = tmp_path / 'logits'
+  config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 'a',
+                               teacher_logits_dir=str(shared))
+  spec = distill.input_pipeline.read_data_spec(tiny_records)
+  distill.teacher_logits_table(config, spec, 16)
+  side_file = shared / 'train2014.tfrecord.gz'
+  side_file.write_bytes(side_file.read_bytes()[:300])
+  with pytest.raises(ValueError, match='train2014.tfrecord.gz: unreadable'):
+    distill.teacher_logits_table(config, spec, 16)
+
+
+def test_a_malformed_config_file_is_named(tmp_path, capsys):
+  path = tmp_path / 'best.json'
+  path.write_text('{"alpha": 0.4,')
+  code = distill.main(['--data', 'd', '--output', 'o', '--config', str(path)])
+  assert code == 2
+  assert f'{path}: not valid JSON' in capsys.readouterr().err
