@@ -17,9 +17,10 @@ keras = tf.keras
 
 TEXT_FEATURES = 'text_features'
 # MobileNetV2's last activation at each output stride.
-MOBILENET_STRIDE_LAYERS = {8: 'block_6_expand_relu',
+MOBILENET_STRIDE_LAYERS = {4: 'block_3_expand_relu', 8: 'block_6_expand_relu',
                            16: 'block_13_expand_relu', 32: 'out_relu'}
 IMAGE_FEATURES = 'image_features'
+AUGMENTATIONS = ('none', 'flip', 'flip-rotate')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,14 +37,24 @@ class ModelConfig:
   # MobileNetV2 up to the layer at this stride (8, 16 or 32 = the whole
   # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
   image_feature_stride: int = 32
-  # Random horizontal flips while training (every sample-data answer is
-  # flip-invariant); not applied to cached image features.
-  image_augment: bool = False
+  # Training-time image augmentation (never applied to cached features):
+  # 'flip' (horizontal flips) or 'flip-rotate' (any of the 8 flips and
+  # right-angle rotations), for data whose answers do not depend on
+  # orientation, such as the sample data (no left/right questions).
+  image_augment: str = 'none'
   fusion_width: int = 512
   hidden_width: int = 512
   dropout: float = 0.3
 
+  def __post_init__(self):
+    if isinstance(self.image_augment, bool):  # configs written before 'flip-rotate'
+      object.__setattr__(self, 'image_augment',
+                         'flip' if self.image_augment else 'none')
+
   def check(self):
+    if self.image_augment not in AUGMENTATIONS:
+      raise ValueError(f'image augmentation {self.image_augment!r}: one of '
+                       f'{AUGMENTATIONS}')
     if self.kind not in ('teacher', 'question-only'):
       raise ValueError(f'model kind {self.kind!r}: teacher or question-only')
     if self.text_pooling not in ('mean', 'pooled'):
@@ -103,6 +114,36 @@ def _speed_up_batch_norm_statistics(model, momentum=0.9):
       layer.momentum = momentum
 
 
+class RandomDihedral(keras.layers.Layer):
+  """Each training image in one of its 8 flips and right-angle rotations.
+
+  A random transpose, then random vertical and horizontal flips: uniform over
+  the symmetries of a square image; the identity at inference.
+  """
+
+  def call(self, images, training=None):
+    if not training:
+      return images
+    batch = tf.shape(images)[0]
+
+    def half_the_time(original, transformed):
+      chosen = tf.random.uniform([batch, 1, 1, 1]) < 0.5
+      return tf.where(chosen, transformed, original)
+
+    images = half_the_time(images, tf.transpose(images, [0, 2, 1, 3]))
+    images = half_the_time(images, tf.reverse(images, [1]))
+    return half_the_time(images, tf.reverse(images, [2]))
+
+
+def image_augmentation(kind):
+  """The training-time augmentation layer for `kind`, or None."""
+  if kind == 'flip':
+    return keras.layers.RandomFlip('horizontal', name='image_flip')
+  if kind == 'flip-rotate':
+    return RandomDihedral(name='image_flip_rotate')
+  return None
+
+
 def mobilenet_v2_features(config):
   """MobileNetV2 up to config.image_feature_stride, globally average-pooled."""
   network = keras.applications.MobileNetV2(
@@ -131,9 +172,7 @@ class TeacherLayers:
     self.text_dropout = keras.layers.Dropout(config.dropout,
                                              name='text_dropout')
     if config.uses_image:
-      self.image_flip = (keras.layers.RandomFlip('horizontal',
-                                                 name='image_flip')
-                         if config.image_augment else None)
+      self.image_augmentation = image_augmentation(config.image_augment)
       self.image_scaling = keras.layers.Rescaling(
           1 / 127.5, offset=-1.0, name='mobilenet_v2_preprocess')
       self.mobilenet = mobilenet_v2_features(config)
@@ -169,8 +208,8 @@ class TeacherLayers:
 
   def image_features(self, image):
     image = tf.cast(image, tf.float32)
-    if self.image_flip is not None:
-      image = self.image_flip(image)
+    if self.image_augmentation is not None:
+      image = self.image_augmentation(image)
     scaled = self.image_scaling(image)
     return self.mobilenet(scaled,
                           training=False if self.config.image_frozen else None)

@@ -3,10 +3,13 @@
   vqa prune --model MODEL_DIR --data OUT --output PRUNED_DIR
       [--final-sparsity 0.8] [--schedule polynomial|constant]
       [--begin-step N --end-step N --frequency N] [--epochs 4]
+      [--keep-dense [LAYER ...]]
 
 Wraps the prunable layers of a trained student or teacher
 (`prune_low_magnitude` on Dense, Conv1D, Conv2D, Embedding and LSTM kernels;
-frozen layers and the nested subclassed TFBertModel are left alone), fine-tunes
+frozen layers, the nested subclassed TFBertModel and the --keep-dense layers
+- by default the first image convolution and the answer layer - are left
+alone), fine-tunes
 with `UpdatePruningStep` and `PruningSummaries` (TensorBoard), then strips the
 wrappers layer by layer (tfmot's `strip_pruning` cannot recurse into
 TFBertModel), checks the sparsity reached in every pruned weight, and saves a
@@ -60,6 +63,10 @@ class PruneConfig(train.FitConfig):
   begin_fraction: float = 0.0
   end_fraction: float = 0.7
   frequency: int = 0  # 0: a tenth of the ramp (at least 1 step)
+  # Layers left dense where the model has them: the first image convolution
+  # (the student's, MobileNetV2's) and the answer layer. They hold a few
+  # thousand weights, and pruning them costs the most accuracy per byte saved.
+  keep_dense: tuple = ('image_conv_0', 'Conv1', 'answer_logits')
   epochs: int = 4
   batch_size: int = 64  # per replica
 
@@ -119,22 +126,24 @@ def _is_functional(layer):
       layer._is_graph_network or isinstance(layer, keras.Sequential))  # pylint: disable=protected-access
 
 
-def is_prunable(layer):
-  return type(layer) in PRUNED_TYPES and layer.trainable
+def is_prunable(layer, keep_dense=()):
+  return (type(layer) in PRUNED_TYPES and layer.trainable and
+          layer.name not in keep_dense)
 
 
-def add_pruning(model, schedule):
+def add_pruning(model, schedule, keep_dense=()):
   """A clone of `model` whose prunable layers are wrapped for pruning.
 
   The wrapped layers are the model's own (their weights are pruned in
   place); nested Functional models are cloned the same way; anything else,
-  TFBertModel included, is reused as is. Call inside the strategy's scope.
+  TFBertModel and the layers named in `keep_dense` included, is reused as
+  is. Call inside the strategy's scope.
   """
 
   def wrap(layer):
     if _is_functional(layer):
       return keras.models.clone_model(layer, clone_function=wrap)
-    if is_prunable(layer):
+    if is_prunable(layer, keep_dense):
       return tfmot.sparsity.keras.prune_low_magnitude(
           layer, pruning_schedule=schedule)
     return layer
@@ -161,6 +170,12 @@ def all_layers(model):
     yield layer
     if _is_functional(layer):
       yield from all_layers(layer)
+
+
+def kept_dense(model, keep_dense):
+  """Names of the layers that pruning would wrap but `keep_dense` spares."""
+  return [layer.name for layer in all_layers(model)
+          if is_prunable(layer) and not is_prunable(layer, keep_dense)]
 
 
 def pruning_wrappers(model):
@@ -242,7 +257,8 @@ def prune(config, strategy=None, extra_callbacks=()):
   steps = schedule_steps(config, total_steps)
   with strategy.scope():
     loaded = _load_source(config, spec)
-    pruned = add_pruning(loaded.model, make_schedule(config, steps))
+    pruned = add_pruning(loaded.model, make_schedule(config, steps),
+                         config.keep_dense)
     train.compile_model(pruned, config, total_steps)
   wrappers = pruning_wrappers(pruned)
   if not wrappers:
@@ -273,6 +289,7 @@ def prune(config, strategy=None, extra_callbacks=()):
       'sparsity': sparsity, 'sparsity_reached': not below,
       'schedule_steps': dataclasses.asdict(steps), 'total_steps': total_steps,
       'pruned_layers': [w.layer.name for w in wrappers],
+      'kept_dense': kept_dense(loaded.model, config.keep_dense),
       'wrappers_left': len(pruning_wrappers(stripped)),
       'unpruned_size': sizes.saved_weights_size(config.model),
   })
@@ -309,6 +326,11 @@ def build_parser():
   for name in ('begin_step', 'end_step', 'frequency'):
     parser.add_argument('--' + name.replace('_', '-'), type=int,
                         default=getattr(defaults, name))
+  parser.add_argument('--keep-dense', nargs='*', default=defaults.keep_dense,
+                      metavar='LAYER',
+                      help='layers left dense where present (default: '
+                      f'{" ".join(defaults.keep_dense)}); the flag alone '
+                      'prunes every prunable layer')
   # No early stopping: restoring an earlier epoch would undo pruning.
   train.add_fit_flags(parser, defaults, skip=('early_stopping_patience',))
   return parser
@@ -317,6 +339,8 @@ def build_parser():
 def config_from_args(args, argv):
   """PruneConfig from --config (if any) overridden by the flags given."""
   fields = train.fields_from_config_file(args, argv)
+  fields['keep_dense'] = tuple(fields.get('keep_dense',
+                                          PruneConfig.keep_dense))
   return train.dataclass_from_fields(PruneConfig, fields, args.config)
 
 

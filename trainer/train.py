@@ -111,11 +111,12 @@ class TrainConfig(FitConfig):
     self.check_fit()
 
 
-def steps_per_epoch(config, spec, global_batch):
-  """config.steps_per_epoch, or one pass over the training split."""
+def steps_per_epoch(config, spec, global_batch, splits=None):
+  """config.steps_per_epoch, or one pass over the training split (or the
+  given splits)."""
   if config.steps_per_epoch:
     return config.steps_per_epoch
-  examples = input_pipeline.count_examples(spec, config.train_split)
+  examples = input_pipeline.count_examples(spec, splits or config.train_split)
   return max(1, math.ceil(examples / global_batch))
 
 
@@ -294,10 +295,15 @@ def add_model_flags(parser):
   parser.add_argument('--image-feature-stride', type=int,
                       default=defaults.image_feature_stride,
                       choices=sorted(models.MOBILENET_STRIDE_LAYERS),
-                      help='MobileNetV2 up to this output stride (8 or 16 '
+                      help='MobileNetV2 up to this output stride (4 or 8 '
                       'for images of 32-64 px)')
-  parser.add_argument('--image-augment', action='store_true',
-                      help='random horizontal flips while training')
+  parser.add_argument('--image-augment', nargs='?', const='flip',
+                      default=defaults.image_augment,
+                      choices=models.AUGMENTATIONS,
+                      help='while training: flip (horizontal flips; the '
+                      'default when the flag has no value) or flip-rotate '
+                      '(all 8 flips and right-angle rotations); only for '
+                      'answers that do not depend on orientation')
   parser.add_argument('--fusion-width', type=int, default=defaults.fusion_width)
   parser.add_argument('--hidden-width', type=int, default=defaults.hidden_width)
   parser.add_argument('--dropout', type=float, default=defaults.dropout)

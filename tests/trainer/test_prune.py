@@ -44,8 +44,11 @@ def test_student_reaches_the_scheduled_sparsity_and_shrinks(
   assert summary['wrappers_left'] == 0
   for name, value in summary['sparsity']['weights'].items():
     assert value == pytest.approx(0.75, abs=0.02), name
-  assert set(summary['pruned_layers']) >= {'token_embedding', 'image_conv_0',
-                                           'answer_logits'}
+  assert set(summary['pruned_layers']) >= {'token_embedding', 'text_conv_0',
+                                           'image_conv_1', 'head_hidden'}
+  # The first image convolution and the answer layer stay dense by default.
+  assert set(summary['kept_dense']) == {'image_conv_0', 'answer_logits'}
+  assert not set(summary['kept_dense']) & set(summary['pruned_layers'])
   assert summary['size']['gzip_bytes'] < 0.6 * (
       summary['unpruned_size']['gzip_bytes'])
   # The saved model is the stripped one, sparse, and evaluates as usual.
@@ -53,6 +56,9 @@ def test_student_reaches_the_scheduled_sparsity_and_shrinks(
   assert loaded.architecture == model_io.STUDENT
   embeddings = loaded.model.get_layer('token_embedding').get_weights()[0]
   assert np.mean(embeddings == 0) == pytest.approx(0.75, abs=0.02)
+  for name in summary['kept_dense']:
+    kernel = loaded.model.get_layer(name).get_weights()[0]
+    assert np.mean(kernel == 0) < 0.01, name
   saved = model_io.read_json(str(output / model_io.CONFIG_FILE))
   assert saved['pruning']['source_model'] == tiny_student
   report = evaluate.evaluate(str(output), tiny_records, 'val2014')
@@ -67,8 +73,9 @@ def test_teacher_is_pruned_layer_by_layer_around_bert(tiny_records,
                                 final_sparsity=0.5, schedule='constant'))
   assert summary['wrappers_left'] == 0
   # MobileNetV2's convolutions (nested model) and the head are pruned ...
-  assert any(name.startswith('Conv') for name in summary['pruned_layers'])
-  assert 'answer_logits' in summary['pruned_layers']
+  assert any(name.startswith('block_') for name in summary['pruned_layers'])
+  assert 'head_hidden' in summary['pruned_layers']
+  assert set(summary['kept_dense']) == {'Conv1', 'answer_logits'}
   assert all(v == pytest.approx(0.5, abs=0.02)
              for v in summary['sparsity']['weights'].values())
   # ... and the frozen BERT is untouched.
@@ -101,6 +108,24 @@ def test_config_file_round_trips_with_flag_overrides(tmp_path):
   path.write_text(json.dumps({'sparsity': 0.6}))
   with pytest.raises(ValueError, match='unknown PruneConfig fields'):
     prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+
+
+def test_keep_dense_flag_names_layers_or_none():
+  base = ['--model', 'm', '--data', 'd', '--output', 'o']
+  parse = lambda argv: prune.config_from_args(
+      prune.build_parser().parse_args(argv), argv)
+  assert parse(base).keep_dense == prune.PruneConfig().keep_dense
+  assert parse(base + ['--keep-dense']).keep_dense == ()
+  assert parse(base + ['--keep-dense', 'head_hidden']).keep_dense == (
+      'head_hidden',)
+
+
+def test_keep_dense_nothing_prunes_every_prunable_layer(
+    tiny_records, tiny_student, tmp_path):
+  summary = prune.prune(_config(tiny_records, tiny_student, tmp_path / 'p',
+                                epochs=1, steps_per_epoch=2, keep_dense=()))
+  assert summary['kept_dense'] == []
+  assert {'image_conv_0', 'answer_logits'} <= set(summary['pruned_layers'])
 
 
 def test_cli_reports_a_missing_model(tiny_records, tmp_path, capsys):

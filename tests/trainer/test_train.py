@@ -161,8 +161,14 @@ def test_every_fit_flag_reaches_the_config():
   assert config.learning_rate_schedule == 'cosine'
   assert (config.validation_steps, config.loss, config.data) == (
       7, 'softmax', 'd')
-  assert config.cache_frozen_features and config.model.image_augment
+  assert config.cache_frozen_features
+  assert config.model.image_augment == 'flip'  # the flag alone: flips
   assert config.model.image_feature_stride == 8
+  rotated = train.config_from_args(train.build_parser().parse_args(
+      ['--data', 'd', '--output', 'o', '--image-augment', 'flip-rotate',
+       '--image-feature-stride', '4']))
+  assert rotated.model.image_augment == 'flip-rotate'
+  assert rotated.model.image_feature_stride == 4
   defaults = train.config_from_args(train.build_parser().parse_args(
       ['--data', 'd', '--output', 'o']))
   assert defaults == train.TrainConfig(data='d', output='o')
