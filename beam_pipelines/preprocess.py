@@ -65,7 +65,7 @@ class PreprocessConfig:
 
   def is_labelled(self, split):
     """test* splits (test2015, test-dev2015) and listed splits have no answers."""
-    return not (split.startswith('test') or split in self.unlabelled_splits)
+    return contract.is_labelled_split(split, self.unlabelled_splits)
 
   @property
   def training_split(self):

@@ -25,6 +25,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from beam_pipelines import layout
+from trainer import contract
 
 SHAPES = ('circle', 'square', 'triangle')
 COLORS = {
@@ -84,6 +85,8 @@ class SampleDataConfig:
     questions_per_image: questions asked per image; a few images get fewer
       when balancing leaves no suitable question.
     splits: split names, e.g. 'train2014'; image ids never repeat across them.
+      test* splits (e.g. 'test2015') get no annotations file, as in the
+      official download.
     seed: same seed and config give byte-identical files.
   """
   images_per_split: int = 200
@@ -529,8 +532,10 @@ def _generate_split(out_dir, split, split_index, config):
           _annotation_record(image_id, question_id, question, rng))
   _write_json(layout.questions_path(out_dir, split),
               _questions_file(split, questions))
-  _write_json(layout.annotations_path(out_dir, split),
-              _annotations_file(split, annotations))
+  # Like the official test2015 download: questions and images only.
+  if contract.is_labelled_split(split):
+    _write_json(layout.annotations_path(out_dir, split),
+                _annotations_file(split, annotations))
   return {'images': config.images_per_split, 'questions': len(questions)}
 
 

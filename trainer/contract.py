@@ -104,6 +104,12 @@ def rejected_prefix(output_dir, split):
   return posixpath.join(output_dir, REJECTED_DIRNAME, split)
 
 
+def is_labelled_split(split, unlabelled_splits=()):
+  """False for splits without annotations: test* (as in the official
+  download: test2015, test-dev2015) and those listed."""
+  return not (split.startswith('test') or split in unlabelled_splits)
+
+
 def _pad_human_answers(human_answers):
   if len(human_answers) > NUM_HUMAN_ANSWERS:
     raise ValueError(f'expected at most {NUM_HUMAN_ANSWERS} human answers, '

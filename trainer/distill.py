@@ -2,13 +2,18 @@
 
   vqa distill --teacher MODEL_DIR --data OUT --output STUDENT_DIR
       [--alpha 0.1] [--temperature 4] [--epochs 10]
-      [--teacher-logits precompute|on-the-fly]
+      [--teacher-logits precompute|on-the-fly] [--unlabelled-splits test2015]
 
 loss = alpha * student_loss + (1 - alpha) * T^2 * KL(softmax(teacher / T) ||
 softmax(student / T)): alpha weighs the loss against the VQA targets (the
 same `--loss` as `vqa train`), 1 - alpha the teacher's softened answers.
 `--alpha 1` trains the same student without a teacher (the baseline that
 shows what distillation adds).
+
+`--unlabelled-splits` adds preprocessed splits without annotations (e.g.
+test2015) to the training questions: they have no VQA targets, so the student
+learns them from the teacher's answers alone - what a teacher offers that
+labels cannot. Without a teacher (alpha 1) they are not used.
 
 By default the teacher's logits are computed once per training question and
 kept in a TFRecord side file (STUDENT_DIR/teacher_logits/, or
@@ -25,6 +30,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from trainer import contract
 from trainer import distribution
 from trainer import feature_cache
 from trainer import input_pipeline
@@ -50,6 +56,7 @@ class DistillConfig(train.FitConfig):
   temperature: float = 4.0
   teacher_logits: str = 'precompute'
   teacher_logits_dir: str = ''  # '' = STUDENT_DIR/teacher_logits
+  unlabelled_splits: tuple = ()  # learnt from the teacher's answers alone
   batch_size: int = 64  # per replica
   learning_rate: float = 3e-3
 
@@ -60,6 +67,13 @@ class DistillConfig(train.FitConfig):
   @property
   def uses_teacher(self):
     return self.alpha < 1
+
+  @property
+  def training_splits(self):
+    """The train split, plus the unlabelled ones when there is a teacher."""
+    if not self.uses_teacher:
+      return (self.train_split,)
+    return (self.train_split,) + tuple(self.unlabelled_splits)
 
   def check(self):
     self.student.check()
@@ -158,10 +172,15 @@ class Distiller(keras.Model):
     variables = self.student.trainable_variables
     self.optimizer.apply_gradients(zip(tape.gradient(loss, variables),
                                        variables))
+    # Unlabelled questions (--unlabelled-splits) have no targets: the
+    # student loss and the accuracies are averaged over labelled ones.
+    labelled = tf.cast(targets.unpack(y_true)[0] >= 0, tf.float32)
     self.loss_tracker.update_state(total)
-    self.student_loss_tracker.update_state(student_loss)
+    self.student_loss_tracker.update_state(student_loss,
+                                           sample_weight=labelled)
     self.distill_loss_tracker.update_state(distill_loss)
-    self.compiled_metrics.update_state(y_true, student_logits)
+    self.compiled_metrics.update_state(y_true, student_logits,
+                                       sample_weight=labelled)
     return {metric.name: metric.result() for metric in self.metrics}
 
   def test_step(self, data):
@@ -226,12 +245,13 @@ def _location(path):
 
 def _side_file_info(config, spec):
   return {'teacher': _location(config.teacher),
-          'data': _location(spec.data_dir), 'split': config.train_split,
+          'data': _location(spec.data_dir),
+          'splits': list(config.training_splits),
           'answers': list(spec.answers)}
 
 
 def teacher_logits_table(config, spec, batch_size):
-  """FeatureTable of the teacher's train-split logits.
+  """FeatureTable of the teacher's logits on the training splits.
 
   Read from the side file when one made by the same teacher on the same
   records and answers is there; otherwise computed and written to it.
@@ -248,7 +268,7 @@ def teacher_logits_table(config, spec, batch_size):
                                                            spec.num_answers))
   teacher = model_io.load_model(config.teacher)
   table = feature_cache.compute_features(
-      teacher.model, spec, [config.train_split], batch_size, 'question_id',
+      teacher.model, spec, config.training_splits, batch_size, 'question_id',
       lambda batch: input_pipeline.to_model_inputs(batch)[0],
       decode_images=teacher.uses_image)
   write_teacher_logits(path, *table.rows)
@@ -277,6 +297,22 @@ def _check_teacher(config, spec):
                      f'vocabulary than {spec.data_dir}/answers.json')
 
 
+def check_unlabelled_splits(config, spec):
+  """Each --unlabelled-splits split is preprocessed and has no annotations."""
+  written = spec.metadata['counts']
+  listed = spec.metadata['config'].get('unlabelled_splits', ())
+  for split in config.unlabelled_splits:
+    if split not in written:
+      raise ValueError(f'--unlabelled-splits {split}: not in '
+                       f'{spec.data_dir}/metadata.json (preprocessed: '
+                       f'{", ".join(sorted(written))})')
+    if contract.is_labelled_split(split, listed):
+      raise ValueError(f'--unlabelled-splits {split}: the split has '
+                       'annotations; only test* splits or those preprocessed '
+                       'with --unlabelled-splits can be learnt from the '
+                       'teacher alone')
+
+
 def _datasets(config, spec, global_batch):
   precomputed = config.uses_teacher and config.teacher_logits == 'precompute'
   make = lambda split, training, for_keras: input_pipeline.make_dataset(
@@ -285,9 +321,11 @@ def _datasets(config, spec, global_batch):
       for_keras=for_keras, drop_labelless=training)
   val = make(config.val_split, False, True)
   if not precomputed:
-    return make(config.train_split, True, True), val
+    return make(config.training_splits, True, True), val
   table = teacher_logits_table(config, spec, global_batch)
-  return with_teacher_logits(make(config.train_split, True, False), table), val
+  return with_teacher_logits(make(config.training_splits, True, False),
+                             table), val
+
 
 
 def build_distiller(config, spec, total_steps):
@@ -319,6 +357,7 @@ def distill(config, strategy=None, extra_callbacks=()):
   spec = input_pipeline.read_data_spec(config.data)
   if config.uses_teacher:
     _check_teacher(config, spec)
+  check_unlabelled_splits(config, spec)
   chief = distribution.is_chief(strategy)
   output = distribution.worker_dir(config.output, strategy)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
@@ -326,7 +365,8 @@ def distill(config, strategy=None, extra_callbacks=()):
   # Seeded after the teacher's logits are computed, so the student starts
   # from the same weights whichever way the teacher is run.
   train.seed_everything(config)
-  steps = train.steps_per_epoch(config, spec, global_batch)
+  steps = train.steps_per_epoch(config, spec, global_batch,
+                                config.training_splits)
   with strategy.scope():
     distiller, student = build_distiller(config, spec, steps * config.epochs)
   start = time.monotonic()
@@ -344,6 +384,7 @@ def distill(config, strategy=None, extra_callbacks=()):
   summary = train.history_summary(history, val_metrics, seconds, strategy,
                                   global_batch)
   summary['parameters'] = int(student.count_params())
+  summary['training_splits'] = list(config.training_splits)
   return train.save_outputs(student, config, spec, output, chief, summary,
                             model_config=config.student)
 
@@ -366,6 +407,10 @@ def add_student_flags(parser):
   parser.add_argument('--dropout', type=float, default=defaults.dropout)
 
 
+def _comma_separated(text):
+  return tuple(part.strip() for part in text.split(',') if part.strip())
+
+
 def build_parser():
   defaults = DistillConfig()
   parser = argparse.ArgumentParser(
@@ -385,6 +430,11 @@ def build_parser():
   parser.add_argument('--teacher-logits', default=defaults.teacher_logits,
                       choices=TEACHER_LOGITS_MODES)
   parser.add_argument('--teacher-logits-dir', default='')
+  parser.add_argument('--unlabelled-splits', type=_comma_separated,
+                      default=defaults.unlabelled_splits,
+                      help='comma-separated preprocessed splits without '
+                      'annotations (e.g. test2015), learnt from the '
+                      "teacher's answers alone")
   add_student_flags(parser)
   train.add_fit_flags(parser, defaults)
   return parser
@@ -402,6 +452,7 @@ def config_from_args(args, argv):
     if name in fields:
       student_fields[name] = fields.pop(name)
   fields['student'] = student_lib.StudentConfig.from_dict(student_fields)
+  fields['unlabelled_splits'] = tuple(fields.get('unlabelled_splits', ()))
   return train.dataclass_from_fields(DistillConfig, fields, args.config)
 
 

@@ -69,6 +69,13 @@ def decode_record(example, decode_image=True):
   return features
 
 
+def labelled_or_unannotated(example):
+  """A parsed Example with a label, or one without any human answer."""
+  annotated = tf.reduce_any(tf.not_equal(example[contract.ANSWER_HUMAN], b''))
+  return tf.logical_or(example[contract.ANSWER_LABEL] >= 0,
+                       tf.logical_not(annotated))
+
+
 def set_image_shape(features, image_size):
   if IMAGE not in features:
     return features
@@ -88,23 +95,27 @@ def to_model_inputs(features):
 def make_dataset(spec, split, global_batch_size, *, training,
                  deterministic=False, seed=0, for_keras=True,
                  drop_labelless=False, decode_images=True):
-  """The batched dataset of one split.
+  """The batched dataset of one split (or several, mixed).
 
   Args:
     spec: DataSpec of the preprocessed folder.
-    split: e.g. 'train2014'.
+    split: e.g. 'train2014', or a tuple of splits read together.
     global_batch_size: per-replica batch size x number of replicas.
     training: shuffle (with `seed`) and repeat forever.
     deterministic: keep file and element order fixed.
     seed: shuffle seed.
     for_keras: yield (inputs, targets) pairs; else the full feature dicts.
-    drop_labelless: drop questions without label (label -1).
+    drop_labelless: drop annotated questions without label (label -1: no
+      human answer in the vocabulary); unannotated questions (no human
+      answers, as in test splits) stay, for distillation from the teacher's
+      answers alone.
     decode_images: False skips JPEG decoding (text-only passes).
 
   Returns:
     A tf.data.Dataset.
   """
-  files = shard_files(spec.data_dir, split)
+  splits = (split,) if isinstance(split, str) else tuple(split)
+  files = [path for name in splits for path in shard_files(spec.data_dir, name)]
   options = tf.data.Options()
   options.deterministic = deterministic
   dataset = tf.data.Dataset.from_tensor_slices(files)
@@ -121,12 +132,13 @@ def make_dataset(spec, split, global_batch_size, *, training,
       lambda records: contract.parse_examples(
           records, spec.max_question_tokens, spec.num_answers),
       num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-  dataset = dataset.unbatch().map(
+  dataset = dataset.unbatch()
+  if drop_labelless:
+    dataset = dataset.filter(labelled_or_unannotated)
+  dataset = dataset.map(
       lambda example: set_image_shape(decode_record(example, decode_images),
                                       spec.image_size),
       num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-  if drop_labelless:
-    dataset = dataset.filter(lambda features: features['label'] >= 0)
   dataset = dataset.batch(global_batch_size, drop_remainder=training)
   if for_keras:
     dataset = dataset.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
@@ -134,5 +146,7 @@ def make_dataset(spec, split, global_batch_size, *, training,
 
 
 def count_examples(spec, split):
-  """Questions written for `split`, from metadata.json."""
-  return spec.metadata['counts'][split]['written']
+  """Questions written for `split` (or a tuple of splits), from
+  metadata.json."""
+  splits = (split,) if isinstance(split, str) else split
+  return sum(spec.metadata['counts'][name]['written'] for name in splits)

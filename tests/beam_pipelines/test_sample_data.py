@@ -184,6 +184,17 @@ def test_same_seed_gives_identical_bytes(tmp_path):
   assert file_bytes(tmp_path / 'a') == file_bytes(tmp_path / 'b')
 
 
+def test_a_test_split_has_questions_and_images_but_no_annotations(tmp_path):
+  config = sample_data.SampleDataConfig(
+      images_per_split=4, image_size=32, splits=('train2014', 'test2015'))
+  summary = sample_data.generate(str(tmp_path), config)
+  assert summary['test2015']['questions'] > 0
+  assert (tmp_path / layout.questions_filename('test2015')).exists()
+  assert not (tmp_path / layout.annotations_filename('test2015')).exists()
+  assert (tmp_path / layout.annotations_filename('train2014')).exists()
+  assert len(list((tmp_path / 'test2015').glob('*.jpg'))) == 4
+
+
 def test_different_seed_gives_different_data(tmp_path):
   for seed in (5, 6):
     config = sample_data.SampleDataConfig(images_per_split=6, image_size=32,

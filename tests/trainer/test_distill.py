@@ -1,4 +1,5 @@
 """Distillation: the loss, the frozen teacher, the side file, the command."""
+import dataclasses
 import json
 import math
 import os
@@ -200,3 +201,101 @@ def test_a_malformed_config_file_is_named(tmp_path, capsys):
   code = distill.main(['--data', 'd', '--output', 'o', '--config', str(path)])
   assert code == 2
   assert f'{path}: not valid JSON' in capsys.readouterr().err
+
+
+@pytest.fixture(scope='module')
+def records_with_test_split(tmp_path_factory):
+  """The tiny records (same train and val content) plus an unlabelled
+  test2015 split."""
+  from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
+  from beam_pipelines import sample_data  # pylint: disable=g-import-not-at-top
+  from tests.trainer import conftest  # pylint: disable=g-import-not-at-top
+  raw = str(tmp_path_factory.mktemp('raw_test'))
+  splits = ('train2014', 'val2014', 'test2015')
+  sample_data.generate(raw, sample_data.SampleDataConfig(
+      images_per_split=30, image_size=conftest.IMAGE_SIZE, seed=1,
+      splits=splits))
+  output = str(tmp_path_factory.mktemp('records_test'))
+  preprocess.run_preprocess(preprocess.PreprocessConfig(
+      data_dir=raw, output=output, splits=splits,
+      image_size=conftest.IMAGE_SIZE, num_shards=2, max_question_tokens=16),
+                            ['--direct_running_mode=in_memory'])
+  return output
+
+
+def _question_ids(spec, split, drop_labelless):
+  dataset = distill.input_pipeline.make_dataset(
+      spec, split, 64, training=False, for_keras=False,
+      drop_labelless=drop_labelless, decode_images=False)
+  return {int(i) for batch in dataset for i in batch['question_id'].numpy()}
+
+
+def test_training_keeps_unannotated_questions_and_drops_unlabelled_ones(
+    records_with_test_split):
+  spec = distill.input_pipeline.read_data_spec(records_with_test_split)
+  counts = spec.metadata['counts']
+  test_ids = _question_ids(spec, 'test2015', drop_labelless=True)
+  assert len(test_ids) == counts['test2015']['written'] > 0
+  # Annotated questions whose answers are all outside the vocabulary go.
+  val_all = _question_ids(spec, 'val2014', drop_labelless=False)
+  val_kept = _question_ids(spec, 'val2014', drop_labelless=True)
+  outside = counts['val2014']['events'].get(
+      'written_with_label_outside_vocabulary', 0)
+  assert outside > 0
+  assert len(val_all) - len(val_kept) == outside
+  both = _question_ids(spec, ('train2014', 'test2015'), drop_labelless=True)
+  assert test_ids < both and len(both) == (
+      counts['train2014']['written'] + len(test_ids))
+
+
+def test_an_unannotated_question_is_learnt_from_the_teacher_alone():
+  unannotated = targets.pack(tf.constant([-1]), tf.zeros([1, 3]))
+  teacher = tf.constant([[2.0, 0.0, -1.0]])
+  student = tf.constant([[0.5, 1.0, 0.0]])
+  for loss_fn in targets.LOSSES.values():
+    total, student_loss, distill_loss = distill.distillation_losses(
+        unannotated, student, teacher, 0.25, 2.0, loss_fn)
+    assert student_loss.numpy()[0] == 0
+    assert distill_loss.numpy()[0] > 0
+    assert total.numpy()[0] == pytest.approx(0.75 * distill_loss.numpy()[0])
+
+
+def test_distillation_adds_the_unlabelled_split(records_with_test_split,
+                                                tiny_teacher, tmp_path):
+  config = tiny_distill_config(records_with_test_split, tiny_teacher,
+                               tmp_path / 's', unlabelled_splits=('test2015',))
+  assert config.training_splits == ('train2014', 'test2015')
+  summary = distill.distill(config)
+  assert summary['training_splits'] == ['train2014', 'test2015']
+  spec = distill.input_pipeline.read_data_spec(records_with_test_split)
+  counts = spec.metadata['counts']
+  written = counts['train2014']['written'] + counts['test2015']['written']
+  assert distill.train.steps_per_epoch(config, spec, 16,
+                                       config.training_splits) == (
+                                           math.ceil(written / 16))
+  ids, _ = distill.read_teacher_logits(
+      str(tmp_path / 's' / distill.LOGITS_DIR / 'train2014.tfrecord.gz'),
+      spec.num_answers)
+  assert len(set(ids.tolist())) == written
+  assert _question_ids(spec, 'test2015', True) <= set(ids.tolist())
+  # Without a teacher the unlabelled split has nothing to teach.
+  alone = dataclasses.replace(config, alpha=1.0)
+  assert alone.training_splits == ('train2014',)
+
+
+@pytest.mark.parametrize('split, message', [
+    ('val2014', 'has annotations'), ('test-dev2015', 'not in')])
+def test_unlabelled_splits_are_checked(records_with_test_split, tiny_teacher,
+                                       tmp_path, split, message):
+  config = tiny_distill_config(records_with_test_split, tiny_teacher,
+                               tmp_path / 's', unlabelled_splits=(split,))
+  with pytest.raises(ValueError, match=message):
+    distill.distill(config)
+
+
+def test_unlabelled_splits_flag_is_a_comma_list():
+  argv = ['--data', 'd', '--output', 'o', '--teacher', 't',
+          '--unlabelled-splits', 'test2015, test-dev2015']
+  config = distill.config_from_args(distill.build_parser().parse_args(argv),
+                                    argv)
+  assert config.unlabelled_splits == ('test2015', 'test-dev2015')
