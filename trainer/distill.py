@@ -328,6 +328,14 @@ def _datasets(config, spec, global_batch):
 
 
 
+def compile_distiller(distiller, learning_rate):
+  # Weighted metrics: train_step weighs unlabelled questions 0 (Keras ignores
+  # sample weights for plain `metrics`).
+  distiller.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                    weighted_metrics=[targets.vqa_accuracy,
+                                      targets.top1_accuracy])
+
+
 def build_distiller(config, spec, total_steps):
   """(Distiller, student); call inside the strategy's scope."""
   student = student_lib.build_student(
@@ -338,9 +346,7 @@ def build_distiller(config, spec, total_steps):
   distiller = Distiller(student, teacher, alpha=config.alpha,
                         temperature=config.temperature,
                         student_loss_fn=targets.LOSSES[config.loss])
-  distiller.compile(optimizer=keras.optimizers.Adam(
-      train.learning_rate(config, total_steps)),
-                    metrics=[targets.vqa_accuracy, targets.top1_accuracy])
+  compile_distiller(distiller, train.learning_rate(config, total_steps))
   distiller(_zero_inputs(student))  # built, as BackupAndRestore needs
   return distiller, student
 

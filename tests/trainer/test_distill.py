@@ -299,3 +299,22 @@ def test_unlabelled_splits_flag_is_a_comma_list():
   config = distill.config_from_args(distill.build_parser().parse_args(argv),
                                     argv)
   assert config.unlabelled_splits == ('test2015', 'test-dev2015')
+
+
+def test_training_accuracy_counts_labelled_questions_only():
+  inputs = tf.keras.Input((2,), name='x')
+  student = tf.keras.Model({'x': inputs},
+                           tf.keras.layers.Dense(2, use_bias=False)(inputs))
+  student.set_weights([np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)])
+  distiller = distill.Distiller(student, alpha=0.5, temperature=1.0)
+  distill.compile_distiller(distiller, 0.0)  # no update: logits stay x
+  batch = {'x': tf.constant([[3.0, 0.0], [3.0, 0.0]]),
+           distill.TEACHER_LOGITS: tf.constant([[0.0, 3.0], [0.0, 3.0]])}
+  # The labelled question is answered right; the unlabelled one has no
+  # targets and must not count as a wrong answer.
+  y_true = targets.pack(tf.constant([0, -1]),
+                        tf.constant([[1.0, 0.0], [0.0, 0.0]]))
+  metrics = distiller.train_step((batch, y_true))
+  assert float(metrics['vqa_accuracy']) == 1.0
+  assert float(metrics['top1_accuracy']) == 1.0
+  assert float(metrics['distillation_loss']) > 0
