@@ -315,9 +315,10 @@ def main(argv=None):
                                seed=args.seed)
   timings = run_demo(config)
   print('stage timings:')
+  width = max(len(name) for name, _ in timings) + 2
   for name, seconds in timings:
-    print(f'  {name:<20}{seconds:7.1f} s')
-  print(f'  {"total":<20}{sum(s for _, s in timings):7.1f} s')
+    print(f'  {name:<{width}}{seconds:7.1f} s')
+  print(f'  {"total":<{width}}{sum(s for _, s in timings):7.1f} s')
   return 0
 
 
