@@ -327,7 +327,6 @@ def _datasets(config, spec, global_batch):
                              table), val
 
 
-
 def compile_distiller(distiller, learning_rate):
   # Weighted metrics: train_step weighs unlabelled questions 0 (Keras ignores
   # sample weights for plain `metrics`).
@@ -437,7 +436,7 @@ def build_parser():
                       choices=TEACHER_LOGITS_MODES)
   parser.add_argument('--teacher-logits-dir', default='')
   parser.add_argument('--unlabelled-splits', type=_comma_separated,
-                      default=defaults.unlabelled_splits,
+                      default=defaults.unlabelled_splits, metavar='SPLITS',
                       help='comma-separated preprocessed splits without '
                       'annotations (e.g. test2015), learnt from the '
                       "teacher's answers alone")

@@ -9,8 +9,8 @@ Wraps the prunable layers of a trained student or teacher
 (`prune_low_magnitude` on Dense, Conv1D, Conv2D, Embedding and LSTM kernels;
 frozen layers, the nested subclassed TFBertModel and the --keep-dense layers
 - by default the first image convolution and the answer layer - are left
-alone), fine-tunes
-with `UpdatePruningStep` and `PruningSummaries` (TensorBoard), then strips the
+alone), fine-tunes with `UpdatePruningStep` and `PruningSummaries`
+(TensorBoard), then strips the
 wrappers layer by layer (tfmot's `strip_pruning` cannot recurse into
 TFBertModel), checks the sparsity reached in every pruned weight, and saves a
 MODEL_DIR that evaluates, exports and serves like the original. Its weights
