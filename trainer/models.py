@@ -34,7 +34,7 @@ class ModelConfig:
   image_alpha: float = 1.0  # MobileNetV2 width
   image_trainable: bool = False
   image_size: int = 224
-  # MobileNetV2 up to the layer at this stride (8, 16 or 32 = the whole
+  # MobileNetV2 up to the layer at this stride (4, 8, 16 or 32 = the whole
   # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
   image_feature_stride: int = 32
   # Training-time image augmentation (never applied to cached features):
@@ -47,7 +47,8 @@ class ModelConfig:
   dropout: float = 0.3
 
   def __post_init__(self):
-    if isinstance(self.image_augment, bool):  # configs written before 'flip-rotate'
+    # config.json files written when the field was a flag for flips.
+    if isinstance(self.image_augment, bool):
       object.__setattr__(self, 'image_augment',
                          'flip' if self.image_augment else 'none')
 
