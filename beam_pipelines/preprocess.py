@@ -130,17 +130,13 @@ def build_parser():
   return parser
 
 
-def _comma_list(text):
-  return tuple(part.strip() for part in text.split(',') if part.strip())
-
-
 def parse_args(argv):
   """Returns (PreprocessConfig, list of Beam pipeline arguments)."""
   args, beam_args = build_parser().parse_known_args(argv)
   config = PreprocessConfig(
       data_dir=args.data_dir.rstrip('/'),
       output=args.output.rstrip('/'),
-      splits=_comma_list(args.splits),
+      splits=contract.split_list(args.splits),
       top_answers=args.top_answers,
       max_question_tokens=args.max_question_tokens,
       image_size=args.image_size,
@@ -151,7 +147,7 @@ def parse_args(argv):
       annotations=_split_overrides(args.annotations, '--annotations'),
       image_dirs=_split_overrides(args.image_dir, '--image-dir'),
       image_pattern=args.image_pattern,
-      unlabelled_splits=_comma_list(args.unlabelled_splits),
+      unlabelled_splits=contract.split_list(args.unlabelled_splits),
       max_image_pixels=args.max_image_pixels,
       overwrite=args.overwrite)
   return config, beam_args

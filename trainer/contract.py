@@ -104,6 +104,11 @@ def rejected_prefix(output_dir, split):
   return posixpath.join(output_dir, REJECTED_DIRNAME, split)
 
 
+def split_list(text):
+  """Split names from a comma-separated flag ('a, b' -> ('a', 'b'))."""
+  return tuple(part.strip() for part in text.split(',') if part.strip())
+
+
 def is_labelled_split(split, unlabelled_splits=()):
   """False for splits without annotations: test* (as in the official
   download: test2015, test-dev2015) and those listed."""

@@ -174,7 +174,7 @@ class Distiller(keras.Model):
                                        variables))
     # Unlabelled questions (--unlabelled-splits) have no targets: the
     # student loss and the accuracies are averaged over labelled ones.
-    labelled = tf.cast(targets.unpack(y_true)[0] >= 0, tf.float32)
+    labelled = targets.labelled_weights(y_true)
     self.loss_tracker.update_state(total)
     self.student_loss_tracker.update_state(student_loss,
                                            sample_weight=labelled)
@@ -300,7 +300,7 @@ def _check_teacher(config, spec):
 def check_unlabelled_splits(config, spec):
   """Each --unlabelled-splits split is preprocessed and has no annotations."""
   written = spec.metadata['counts']
-  listed = spec.metadata['config'].get('unlabelled_splits', ())
+  listed = spec.metadata['config']['unlabelled_splits']
   for split in config.unlabelled_splits:
     if split not in written:
       raise ValueError(f'--unlabelled-splits {split}: not in '
@@ -412,10 +412,6 @@ def add_student_flags(parser):
   parser.add_argument('--dropout', type=float, default=defaults.dropout)
 
 
-def _comma_separated(text):
-  return tuple(part.strip() for part in text.split(',') if part.strip())
-
-
 def build_parser():
   defaults = DistillConfig()
   parser = argparse.ArgumentParser(
@@ -435,7 +431,7 @@ def build_parser():
   parser.add_argument('--teacher-logits', default=defaults.teacher_logits,
                       choices=TEACHER_LOGITS_MODES)
   parser.add_argument('--teacher-logits-dir', default='')
-  parser.add_argument('--unlabelled-splits', type=_comma_separated,
+  parser.add_argument('--unlabelled-splits', type=contract.split_list,
                       default=defaults.unlabelled_splits, metavar='SPLITS',
                       help='comma-separated preprocessed splits without '
                       'annotations (e.g. test2015), learnt from the '
@@ -457,7 +453,8 @@ def config_from_args(args, argv):
     if name in fields:
       student_fields[name] = fields.pop(name)
   fields['student'] = student_lib.StudentConfig.from_dict(student_fields)
-  fields['unlabelled_splits'] = tuple(fields.get('unlabelled_splits', ()))
+  fields['unlabelled_splits'] = tuple(fields.get(
+      'unlabelled_splits', DistillConfig.unlabelled_splits))
   return train.dataclass_from_fields(DistillConfig, fields, args.config)
 
 

@@ -22,13 +22,18 @@ def unpack(y_true):
   return tf.cast(y_true[..., -1], tf.int32), y_true[..., :-1]
 
 
+def labelled_weights(y_true):
+  """1.0 per question with a label, 0.0 without (label -1)."""
+  label, _ = unpack(y_true)
+  return tf.cast(label >= 0, tf.float32)
+
+
 def softmax_label_loss(y_true, logits):
   """Sparse cross-entropy on the label; questions without label weigh 0."""
   label, _ = unpack(y_true)
-  valid = tf.cast(label >= 0, tf.float32)
   losses = tf.nn.sparse_softmax_cross_entropy_with_logits(
       labels=tf.maximum(label, 0), logits=logits)
-  return losses * valid
+  return losses * labelled_weights(y_true)
 
 
 def soft_score_loss(y_true, logits):
