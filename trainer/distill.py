@@ -355,6 +355,7 @@ def _zero_inputs(model):
           for name, tensor in zip(model.input_names, model.inputs)}
 
 
+@input_pipeline.names_damaged_shards
 def distill(config, strategy=None, extra_callbacks=()):
   """Trains the student; returns the summary written to history.json."""
   strategy = strategy or distribution.make_strategy(config.strategy)

@@ -5,6 +5,7 @@ shuffled, batched with the *global* batch size and prefetched; everything is
 AUTOTUNE. `deterministic=True` fixes the order (tests, reproducible eval).
 """
 import dataclasses
+import functools
 
 import tensorflow as tf
 
@@ -143,6 +144,41 @@ def make_dataset(spec, split, global_batch_size, *, training,
   if for_keras:
     dataset = dataset.map(to_model_inputs, num_parallel_calls=AUTOTUNE)
   return dataset.with_options(options).prefetch(AUTOTUNE)
+
+
+def damaged_shards(data_dir):
+  """'path (reason)' for every shard of every split that does not read to
+  its end (a truncated or corrupt gzip file, a damaged record)."""
+  _, metadata = contract.read_dataset_info(data_dir)
+  damaged = []
+  for split in sorted(metadata['counts']):
+    for path in tf.io.gfile.glob(contract.shard_glob(data_dir, split)):
+      try:
+        for _ in tf.data.TFRecordDataset(path, 'GZIP').batch(4096):
+          pass
+      except tf.errors.DataLossError as e:
+        # The message's first line without TensorFlow's op names.
+        reason = e.message.splitlines()[0].split('}} ')[-1]
+        damaged.append(f'{path} ({reason.split(" [Op:")[0][:200]})')
+  return sorted(damaged)
+
+
+def names_damaged_shards(job):
+  """Wraps `job(config, ...)`: a DataLossError while it reads config.data's
+  records becomes a ValueError naming the damaged shards."""
+
+  @functools.wraps(job)
+  def wrapped(config, *args, **kwargs):
+    try:
+      return job(config, *args, **kwargs)
+    except tf.errors.DataLossError as e:
+      damaged = damaged_shards(config.data)
+      if not damaged:
+        raise
+      raise ValueError(f'{config.data}: damaged shards: {"; ".join(damaged)}; '
+                       'run `vqa preprocess` again (--overwrite)') from e
+
+  return wrapped
 
 
 def count_examples(spec, split):

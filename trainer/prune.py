@@ -243,6 +243,7 @@ def _callbacks(config, output, chief, steps, steps_per_epoch):
   return callbacks
 
 
+@input_pipeline.names_damaged_shards
 def prune(config, strategy=None, extra_callbacks=()):
   """Prunes, fine-tunes, strips, checks and saves; returns the summary."""
   strategy = strategy or distribution.make_strategy(config.strategy)

@@ -226,6 +226,7 @@ def save_outputs(model, config, spec, output, chief, summary,
   return summary
 
 
+@input_pipeline.names_damaged_shards
 def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   """Trains, validates every epoch, saves; returns the final metrics.
 

@@ -1,6 +1,7 @@
 """Training behaviour: learning, distribution, resuming, cached features."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_config
+from trainer import input_pipeline
 from trainer import model_io
 from trainer import train
 
@@ -182,3 +184,15 @@ def test_cosine_schedule_decays_to_zero():
   assert float(schedule(50)) == pytest.approx(0.05, rel=1e-4)
   assert float(schedule(100)) == pytest.approx(0.0, abs=1e-7)
   assert train.learning_rate(train.TrainConfig(learning_rate=0.1), 100) == 0.1
+
+
+def test_a_damaged_shard_is_named(tiny_records, tmp_path):
+  data = tmp_path / 'records'
+  shutil.copytree(tiny_records, data)
+  shard = sorted((data / 'train2014').glob('part-*'))[0]
+  shard.write_bytes(shard.read_bytes()[:shard.stat().st_size // 2])
+  [damaged] = input_pipeline.damaged_shards(str(data))
+  assert damaged.startswith(f'{shard} (')
+  with pytest.raises(ValueError, match=f'damaged shards: {shard}'):
+    train.train_and_evaluate(tiny_config(str(data), tmp_path / 'm',
+                                         export=False))
