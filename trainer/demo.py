@@ -33,21 +33,12 @@ class DemoConfig:
   image_size: int = 32
   num_shards: int = 4
   seed: int = 0
-  # The teacher: frozen MiniLM (cached features), MobileNetV2 x0.5 trained
-  # from scratch (ImageNet weights need network access) up to its stride-4
-  # layer (an 8x8 map at 32 px), random flips and right-angle rotations (no
-  # sample-data answer depends on orientation), cosine learning-rate decay.
-  epochs: int = 20
-  batch_size: int = 64
-  learning_rate: float = 3e-3
-  image_alpha: float = 0.5
-  image_feature_stride: int = 4
-  image_augment: str = 'flip-rotate'
-  student_epochs: int = 12
-  # Compression: the default student; alpha weighs the VQA targets (0.1 at
-  # T=4 made a worse student on this data: see benchmarks/RESULTS.md).
-  distill_alpha: float = 0.5
-  distill_temperature: float = 2.0
+  # The teacher and the student are trained with the defaults of `vqa train`
+  # and `vqa distill`: only sizes and times are set here. ImageNet weights
+  # need network access, so the image encoder starts from random weights
+  # (`--image-weights none`), which the defaults train.
+  epochs: int = 10
+  student_epochs: int = 10
   final_sparsity: float = 0.8
   prune_epochs: int = 5
   latency_repeats: int = 10
@@ -99,18 +90,11 @@ def stage_preprocess(config, paths):
 def _train_config(config, paths, kind):
   from trainer import models  # pylint: disable=g-import-not-at-top
   from trainer import train  # pylint: disable=g-import-not-at-top
-  model = models.ModelConfig(kind=kind, image_weights='none',
-                             image_alpha=config.image_alpha,
-                             image_trainable=True,
-                             image_feature_stride=config.image_feature_stride,
-                             image_augment=config.image_augment)
+  model = models.ModelConfig(kind=kind, image_weights='none')
   return train.TrainConfig(
       data=paths['tfrecords'], output=paths[kind], model=model,
-      epochs=config.epochs, batch_size=config.batch_size,
-      learning_rate=config.learning_rate, learning_rate_schedule='cosine',
-      cache_frozen_features=True,
-      early_stopping_patience=config.epochs, seed=config.seed, verbose=2,
-      export=(kind == 'teacher'))
+      epochs=config.epochs, early_stopping_patience=config.epochs,
+      seed=config.seed, verbose=2, export=(kind == 'teacher'))
 
 
 def _train_stage(kind):
@@ -153,10 +137,8 @@ def _distill_config(config, paths, name, alpha):
   from trainer import distill  # pylint: disable=g-import-not-at-top
   return distill.DistillConfig(
       teacher=paths['teacher'], data=paths['tfrecords'], output=paths[name],
-      alpha=alpha, temperature=config.distill_temperature,
-      unlabelled_splits=config.unlabelled_splits,
-      epochs=config.student_epochs, batch_size=config.batch_size,
-      learning_rate=config.learning_rate, learning_rate_schedule='cosine',
+      alpha=alpha, unlabelled_splits=config.unlabelled_splits,
+      epochs=config.student_epochs,
       early_stopping_patience=config.student_epochs,
       seed=config.seed, verbose=2)
 
@@ -164,7 +146,7 @@ def _distill_config(config, paths, name, alpha):
 def _distill_stage(name):
   def stage(config, paths):
     from trainer import distill  # pylint: disable=g-import-not-at-top
-    alpha = config.distill_alpha if name == 'student' else 1.0
+    alpha = distill.DistillConfig.alpha if name == 'student' else 1.0
     summary = distill.distill(_distill_config(config, paths, name, alpha))
     return (f'{name} (alpha {alpha}): validation VQA accuracy '
             f'{summary["val"]["vqa_accuracy"]:.4f}, '
@@ -177,9 +159,7 @@ def _prune_config(config, paths):
   return prune.PruneConfig(
       model=paths['student'], data=paths['tfrecords'], output=paths['pruned'],
       final_sparsity=config.final_sparsity, epochs=config.prune_epochs,
-      end_fraction=0.5, batch_size=config.batch_size,
-      learning_rate=config.learning_rate / 3, learning_rate_schedule='cosine',
-      seed=config.seed, verbose=2)
+      end_fraction=0.5, seed=config.seed, verbose=2)
 
 
 def stage_prune(config, paths):
@@ -237,7 +217,7 @@ def stage_sweeps(config, paths):
                validation_steps=config.sweep_validation_steps)
   # The distillation sweep reuses the teacher logits of the student's run.
   distill_base = dataclasses.replace(
-      _distill_config(config, paths, 'student', config.distill_alpha),
+      _distill_config(config, paths, 'student', distill.DistillConfig.alpha),
       **steps, teacher_logits_dir=os.path.join(
           paths['student'], distill.LOGITS_DIR))
   prune_base = dataclasses.replace(_prune_config(config, paths), **steps)

@@ -32,11 +32,14 @@ class ModelConfig:
   text_pooling: str = 'mean'  # 'mean' (masked mean) or 'pooled' ([CLS])
   image_weights: str = 'imagenet'  # 'imagenet', 'none' or a weights file
   image_alpha: float = 1.0  # MobileNetV2 width
-  image_trainable: bool = False
+  # None: decided by trainer/defaults.py (trained without pretrained
+  # weights, frozen over pretrained ones).
+  image_trainable: bool = None
   image_size: int = 224
   # MobileNetV2 up to the layer at this stride (4, 8, 16 or 32 = the whole
   # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
-  image_feature_stride: int = 32
+  # 0: decided by trainer/defaults.py from the image size.
+  image_feature_stride: int = 0
   # Training-time image augmentation (never applied to cached features):
   # 'flip' (horizontal flips) or 'flip-rotate' (any of the 8 flips and
   # right-angle rotations), for data whose answers do not depend on
@@ -60,9 +63,18 @@ class ModelConfig:
       raise ValueError(f'model kind {self.kind!r}: teacher or question-only')
     if self.text_pooling not in ('mean', 'pooled'):
       raise ValueError(f'text pooling {self.text_pooling!r}: mean or pooled')
-    if self.image_feature_stride not in MOBILENET_STRIDE_LAYERS:
+    if self.image_feature_stride not in (0, *MOBILENET_STRIDE_LAYERS):
       raise ValueError(f'image feature stride {self.image_feature_stride}: '
-                       f'one of {sorted(MOBILENET_STRIDE_LAYERS)}')
+                       f'one of {sorted(MOBILENET_STRIDE_LAYERS)} (0: auto)')
+
+  def check_resolved(self):
+    """A buildable config: nothing is left to trainer/defaults.py."""
+    self.check()
+    if self.uses_image and (self.image_trainable is None or
+                            not self.image_feature_stride):
+      raise ValueError('image_trainable and image_feature_stride must be '
+                       'decided before the model is built (see '
+                       'trainer/defaults.py)')
 
   @property
   def uses_image(self):
@@ -163,7 +175,7 @@ class TeacherLayers:
   """Every layer of the model, built once and shared by its graphs."""
 
   def __init__(self, config, num_answers, bert):
-    config.check()
+    config.check_resolved()
     self.config = config
     self.bert = bert
     set_text_trainable_layers(self.bert, config.text_trainable_layers)

@@ -69,6 +69,7 @@ class PruneConfig(train.FitConfig):
   keep_dense: tuple = ('image_conv_0', 'Conv1', 'answer_logits')
   epochs: int = 4
   batch_size: int = 64  # per replica
+  learning_rate: float = 1e-3  # fine-tuning a trained model
 
   def check(self):
     if not 0 <= self.final_sparsity < 1:

@@ -18,9 +18,11 @@ import time
 
 import tensorflow as tf
 
+from trainer import defaults
 from trainer import distribution
 from trainer import export
 from trainer import feature_cache
+from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
 from trainer import models
@@ -43,8 +45,8 @@ class FitConfig:
   val_split: str = 'val2014'
   epochs: int = 10
   batch_size: int = 32  # per replica
-  learning_rate: float = 1e-3
-  learning_rate_schedule: str = 'constant'  # or 'cosine' (decays to 0)
+  learning_rate: float = 0.0  # 0: chosen for the global batch (defaults.py)
+  learning_rate_schedule: str = 'cosine'  # decays to 0; or 'constant'
   loss: str = 'soft'  # 'soft' (VQA soft scores) or 'softmax' (label)
   strategy: str = 'auto'
   early_stopping_patience: int = 3
@@ -54,6 +56,9 @@ class FitConfig:
   deterministic: bool = False
   export: bool = True  # write MODEL_DIR/export (the serving SavedModel)
   verbose: int = 1
+  # Validation questions scored by the image-branch check after fitting
+  # (image_check.py); 0 skips it.
+  image_check_questions: int = 8192
 
   def check_fit(self):
     if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
@@ -65,6 +70,9 @@ class FitConfig:
     for name in ('epochs', 'batch_size'):
       if getattr(self, name) < 1:
         raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+    if self.learning_rate < 0:
+      raise ValueError(f'--learning-rate {self.learning_rate}: must be >= 0 '
+                       '(0: chosen for the batch size)')
 
 
 FIT_FLAGS_HELP = {
@@ -72,6 +80,9 @@ FIT_FLAGS_HELP = {
     'steps_per_epoch': '0: one pass over the training split',
     'validation_steps': '0: the whole validation split',
     'verbose': 'Keras progress: 1 = bar, 2 = a line per epoch',
+    'learning_rate': '0 (default): 2e-3 x sqrt(global batch / 32)',
+    'image_check_questions': 'validation questions of the image-branch '
+                             'check (0: skip it)',
 }
 
 
@@ -103,7 +114,7 @@ class TrainConfig(FitConfig):
   """A training job; written to MODEL_DIR/config.json with the data facts."""
   model: models.ModelConfig = models.ModelConfig()
   mixed_precision: bool = False
-  cache_frozen_features: bool = False
+  cache_frozen_features: bool = None  # None: whenever an encoder is frozen
   cache_dir: str = ''  # converted text-encoder checkpoints; '' = default
 
   def check(self):
@@ -181,11 +192,30 @@ def training_callbacks(config, output, chief, early_stopping=True):
   return callbacks
 
 
-def resolve_config(config, spec):
-  """Fills in what the data decides (image size) and checks the rest."""
+def resolve_config(config, spec, global_batch):
+  """(config with every default decided, [defaults.Choice]).
+
+  The records decide the image size; defaults.py what depends on it, on the
+  pretrained weights and on the global batch.
+  """
   config.check()
   model = dataclasses.replace(config.model, image_size=spec.image_size)
-  return dataclasses.replace(config, model=model)
+  model, choices = defaults.resolve_image_choices(model)
+  config = dataclasses.replace(config, model=model)
+  config, rate_choices = defaults.resolve_learning_rate(config, global_batch)
+  config, cache_choices = defaults.resolve_feature_cache(config)
+  config.model.check_resolved()
+  return config, choices + rate_choices + cache_choices
+
+
+def run_image_check(model, config, spec, global_batch):
+  """The image-branch check of a fitted model, or None (no image, or
+  config.image_check_questions is 0)."""
+  if not (config.model.uses_image and config.image_check_questions):
+    return None
+  return image_check.measure(image_check.keras_logits(model), spec,
+                             config.val_split, global_batch,
+                             config.image_check_questions)
 
 
 def history_summary(history, val_metrics, seconds, strategy, global_batch):
@@ -242,13 +272,15 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   # First: a multi-worker strategy must exist before TensorFlow initialises.
   strategy = strategy or distribution.make_strategy(config.strategy)
   spec = input_pipeline.read_data_spec(config.data)
-  config = resolve_config(config, spec)
+  global_batch = config.batch_size * strategy.num_replicas_in_sync
+  config, choices = resolve_config(config, spec, global_batch)
   seed_everything(config)
   if config.mixed_precision:
     keras.mixed_precision.set_global_policy('mixed_float16')
   chief = distribution.is_chief(strategy)
+  if chief:
+    print(defaults.format_choices(choices), flush=True)
   output = distribution.worker_dir(config.output, strategy)
-  global_batch = config.batch_size * strategy.num_replicas_in_sync
   cache_text, cache_image = _cache_choices(config)
   steps = steps_per_epoch(config, spec, global_batch)
   with strategy.scope():
@@ -271,13 +303,18 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
                                 return_dict=True, verbose=0)
   with strategy.scope():
     model = models.full_model(layers, spec.max_question_tokens)
-  return save_outputs(model, config, spec, output, chief,
-                      history_summary(history, val_metrics, seconds, strategy,
-                                      global_batch))
+  summary = history_summary(history, val_metrics, seconds, strategy,
+                            global_batch)
+  summary['choices'] = [choice.to_dict() for choice in choices]
+  summary['image_check'] = run_image_check(model, config, spec, global_batch)
+  if chief:
+    image_check.print_check(summary['image_check'])
+  return save_outputs(model, config, spec, output, chief, summary,
+                      extra={'choices': summary['choices']})
 
 
 def add_model_flags(parser):
-  defaults = models.ModelConfig()
+  defaults = models.ModelConfig()  # pylint: disable=redefined-outer-name
   parser.add_argument('--model', dest='kind', default=defaults.kind,
                       choices=('teacher', 'question-only'))
   parser.add_argument('--text-encoder', default=defaults.text_encoder,
@@ -291,13 +328,22 @@ def add_model_flags(parser):
   parser.add_argument('--image-weights', default=defaults.image_weights,
                       help='imagenet (downloads), none, or a weights file')
   parser.add_argument('--image-alpha', type=float, default=defaults.image_alpha)
-  parser.add_argument('--image-trainable', action='store_true',
-                      help='fine-tune MobileNetV2 (frozen by default)')
+  trainable = parser.add_mutually_exclusive_group()
+  trainable.add_argument('--image-trainable', dest='image_trainable',
+                         action='store_const', const=True,
+                         default=defaults.image_trainable,
+                         help='train MobileNetV2 (default without pretrained '
+                         'weights)')
+  trainable.add_argument('--image-frozen', dest='image_trainable',
+                         action='store_const', const=False,
+                         help='freeze MobileNetV2 (default over pretrained '
+                         'weights; refused without them)')
   parser.add_argument('--image-feature-stride', type=int,
                       default=defaults.image_feature_stride,
-                      choices=sorted(models.MOBILENET_STRIDE_LAYERS),
-                      help='MobileNetV2 up to this output stride (4 or 8 '
-                      'for images of 32-64 px)')
+                      choices=[0] + sorted(models.MOBILENET_STRIDE_LAYERS),
+                      help='MobileNetV2 up to this output stride; 0 '
+                      '(default): the deepest layer whose map is at least '
+                      '6x6 at the records\' image size')
   parser.add_argument('--image-augment', nargs='?', const='flip',
                       default=defaults.image_augment,
                       choices=models.AUGMENTATIONS,
@@ -323,7 +369,7 @@ def model_config_from_args(args):
 
 
 def build_parser():
-  defaults = TrainConfig()
+  defaults = TrainConfig()  # pylint: disable=redefined-outer-name
   parser = argparse.ArgumentParser(
       prog='vqa train', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -332,8 +378,11 @@ def build_parser():
   add_model_flags(parser)
   add_fit_flags(parser, defaults)
   parser.add_argument('--mixed-precision', action='store_true')
-  parser.add_argument('--cache-frozen-features', action='store_true',
-                      help='compute frozen encoders once, train the rest')
+  parser.add_argument('--cache-frozen-features',
+                      action=argparse.BooleanOptionalAction,
+                      default=defaults.cache_frozen_features,
+                      help='compute frozen encoders once, train the rest '
+                      '(default: whenever an encoder is frozen)')
   parser.add_argument('--cache-dir', default=defaults.cache_dir,
                       help='where converted text encoders are kept '
                       '(default $VQA_CACHE_DIR or ~/.cache/vqa)')

@@ -11,6 +11,7 @@ from trainer import student
 from trainer import train
 
 IMAGE_SIZE = 32
+TINY_IMAGE_ALPHA = 0.35
 
 
 @pytest.fixture(scope='session')
@@ -32,7 +33,7 @@ def tiny_config(data, output, **overrides):
                   if k in {f.name for f in dataclasses.fields(
                       models.ModelConfig)}}
   model = models.ModelConfig(**dict(dict(
-      text_encoder='tiny', image_weights='none', image_alpha=0.35,
+      text_encoder='tiny', image_weights='none', image_alpha=TINY_IMAGE_ALPHA,
       image_trainable=True, fusion_width=16, hidden_width=16, dropout=0.0),
       **model_fields))
   fields = dict(data=data, output=str(output), model=model, epochs=1,
@@ -73,3 +74,21 @@ def tiny_student(tiny_records, tmp_path_factory):
   distill.distill(tiny_distill_config(tiny_records, '', output, alpha=1.0,
                                       epochs=2, steps_per_epoch=4))
   return str(output)
+
+
+def save_image_weights(path):
+  """A MobileNetV2 weights file of the tiny teacher's shape: what a user's
+  own pretrained weights look like to `--image-weights FILE` (random here;
+  the tests that use it need a frozen image encoder, not good features)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.keras.utils.set_random_seed(0)  # the same file every time
+  tf.keras.applications.MobileNetV2(
+      input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3), alpha=TINY_IMAGE_ALPHA,
+      include_top=False, pooling='avg', weights=None).save_weights(str(path))
+  return str(path)
+
+
+@pytest.fixture(scope='session')
+def image_weights_file(tmp_path_factory):
+  return save_image_weights(
+      tmp_path_factory.mktemp('image_weights') / 'mobilenet_v2.h5')

@@ -21,9 +21,12 @@ def _train(data, output, strategy, batch_size):
   from trainer import train  # pylint: disable=g-import-not-at-top
   # A frozen image branch keeps BatchNorm in inference mode, so one device
   # and two replicas compute the same function of the same global batch.
+  image_weights = conftest.save_image_weights(
+      f'{output}-image-weights-{os.getpid()}.h5')
   config = conftest.tiny_config(data, output, batch_size=batch_size, epochs=1,
                                 steps_per_epoch=4, validation_steps=2,
-                                image_trainable=False, export=False)
+                                image_trainable=False, image_weights=image_weights,
+                                export=False)
   summary = train.train_and_evaluate(config, strategy=strategy)
   weights = []
   if distribution.is_chief(strategy):

@@ -72,11 +72,13 @@ def _head_weights(output):
           for w in layer.get_weights()]
 
 
-def test_cached_frozen_features_train_the_same_model(tiny_records, tmp_path):
+def test_cached_frozen_features_train_the_same_model(tiny_records, tmp_path,
+                                                    image_weights_file):
   common = dict(epochs=1, steps_per_epoch=5, image_trainable=False,
-                export=False, seed=7)
+                image_weights=image_weights_file, export=False, seed=7)
   in_graph = train.train_and_evaluate(tiny_config(
-      tiny_records, tmp_path / 'in_graph', **common))
+      tiny_records, tmp_path / 'in_graph', cache_frozen_features=False,
+      **common))
   cached = train.train_and_evaluate(tiny_config(
       tiny_records, tmp_path / 'cached', cache_frozen_features=True,
       **common))
@@ -183,7 +185,8 @@ def test_cosine_schedule_decays_to_zero():
   assert float(schedule(0)) == pytest.approx(0.1)
   assert float(schedule(50)) == pytest.approx(0.05, rel=1e-4)
   assert float(schedule(100)) == pytest.approx(0.0, abs=1e-7)
-  assert train.learning_rate(train.TrainConfig(learning_rate=0.1), 100) == 0.1
+  assert train.learning_rate(train.TrainConfig(
+      learning_rate=0.1, learning_rate_schedule='constant'), 100) == 0.1
 
 
 def test_a_damaged_shard_is_named(tiny_records, tmp_path):

@@ -1,0 +1,145 @@
+"""Do the defaults learn? Every model of the flow, trained with the
+documented defaults, on each sample-data family.
+
+  python benchmarks/defaults_bench.py --kind shapes [--images 1600]
+      [--image-size 32] [--work-dir DIR]
+
+For one family: `vqa sample-data`, `vqa preprocess`, then, with no
+accuracy-tuning flag (only `--image-weights none`, as on a machine without
+network access):
+  question-only   vqa train --model question-only
+  teacher         vqa train
+  student         vqa distill --teacher TEACHER
+  student alone   vqa distill --alpha 1 (the same student without a teacher)
+and the majority answer. Every model is scored on val2014 with its own images
+and with the images moved among the questions of each batch (the
+image-branch check). Prints a Markdown table and checks the targets:
+  the teacher at least 0.20 above the question-only model;
+  the student at least 95% of the teacher.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+TOP_ANSWERS = {'shapes': 10, 'photos': 12}
+TEACHER_MARGIN = 0.20
+STUDENT_SHARE = 0.95
+
+
+def vqa(*args):
+  """Runs one `vqa` subcommand as a user would; returns its seconds."""
+  start = time.monotonic()
+  subprocess.run([sys.executable, '-m', 'trainer.cli', *map(str, args)],
+                 check=True)
+  return time.monotonic() - start
+
+
+def prepare(config, work_dir):
+  raw, records = os.path.join(work_dir, 'raw'), os.path.join(work_dir, 'rec')
+  vqa('sample-data', raw, '--kind', config.kind, '--images-per-split',
+      config.images, '--image-size', config.image_size)
+  vqa('preprocess', '--data-dir', raw, '--output', records, '--image-size',
+      config.image_size, '--top-answers', TOP_ANSWERS[config.kind])
+  return records
+
+
+def train_models(records, work_dir):
+  """{name: (MODEL_DIR, seconds)} for every model, with the defaults."""
+  path = lambda name: os.path.join(work_dir, name)
+  common = ('--data', records, '--image-weights', 'none')
+  models = {}
+  models['question-only'] = (path('question_only'), vqa(
+      'train', *common, '--output', path('question_only'), '--model',
+      'question-only'))
+  models['teacher'] = (path('teacher'), vqa('train', *common, '--output',
+                                             path('teacher')))
+  models['student'] = (path('student'), vqa(
+      'distill', '--data', records, '--teacher', path('teacher'), '--output',
+      path('student')))
+  models['student alone'] = (path('student_alone'), vqa(
+      'distill', '--data', records, '--alpha', '1', '--output',
+      path('student_alone')))
+  return models
+
+
+def score(model_dir, records):
+  """(VQA accuracy on val2014's written questions, with moved images)."""
+  # Imported here: the training subprocesses must not share this process's
+  # TensorFlow.
+  from trainer import image_check  # pylint: disable=g-import-not-at-top
+  from trainer import input_pipeline  # pylint: disable=g-import-not-at-top
+  from trainer import model_io  # pylint: disable=g-import-not-at-top
+  spec = input_pipeline.read_data_spec(records)
+  loaded = model_io.load_model(model_dir)
+  logits_of = image_check.keras_logits(loaded.model)
+  if not loaded.uses_image:
+    from trainer import evaluate  # pylint: disable=g-import-not-at-top
+    arrays, _ = evaluate.collect_predictions(logits_of, spec, 'val2014', 64,
+                                             uses_image=False)
+    accuracy = float(evaluate.vqa_scores(arrays, arrays['predicted']).mean())
+    return accuracy, accuracy
+  check = image_check.measure(logits_of, spec, 'val2014', 64)
+  return check['vqa_accuracy'], check['vqa_accuracy_shuffled_images']
+
+
+def majority(records):
+  from trainer import evaluate  # pylint: disable=g-import-not-at-top
+  from trainer import input_pipeline  # pylint: disable=g-import-not-at-top
+  spec = input_pipeline.read_data_spec(records)
+  arrays, _ = evaluate.collect_predictions(
+      lambda inputs: np.zeros((len(inputs['input_ids']), spec.num_answers)),
+      spec, 'val2014', 256, uses_image=False)
+  return float(evaluate.vqa_scores(arrays, arrays['predicted']).mean())
+
+
+def table(config, rows):
+  lines = [f'{config.kind}, {config.images} images per split, '
+           f'{config.image_size} px',
+           '| model | VQA accuracy (val2014, written) | with moved images | '
+           'gap | command s |', '|---|---|---|---|---|']
+  for name, (accuracy, moved, seconds) in rows.items():
+    lines.append(f'| {name} | {accuracy:.4f} | {moved:.4f} | '
+                 f'{accuracy - moved:.4f} | {seconds:.0f} |')
+  return '\n'.join(lines)
+
+
+def targets(rows):
+  teacher, question_only = rows['teacher'][0], rows['question-only'][0]
+  student = rows['student'][0]
+  margin = teacher - question_only
+  share = student / teacher
+  return [
+      f'teacher - question-only = {margin:.4f} (target >= {TEACHER_MARGIN}): '
+      + ('met' if margin >= TEACHER_MARGIN else 'NOT met'),
+      f'student / teacher = {share:.3f} (target >= {STUDENT_SHARE}): '
+      + ('met' if share >= STUDENT_SHARE else 'NOT met')]
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__)
+  parser.add_argument('--kind', choices=sorted(TOP_ANSWERS), default='shapes')
+  parser.add_argument('--images', type=int, default=1600)
+  parser.add_argument('--image-size', type=int, default=32)
+  parser.add_argument('--work-dir', default='')
+  config = parser.parse_args(argv)
+  work_dir = config.work_dir or tempfile.mkdtemp(prefix='defaults_bench_')
+  records = prepare(config, work_dir)
+  trained = train_models(records, work_dir)
+  rows = {'majority answer': (majority(records),) * 2 + (0.0,)}
+  for name, (model_dir, seconds) in trained.items():
+    rows[name] = score(model_dir, records) + (seconds,)
+  print(table(config, rows))
+  print('\n'.join(targets(rows)))
+  with open(os.path.join(work_dir, 'defaults_bench.json'), 'w') as f:
+    json.dump({name: list(row) for name, row in rows.items()}, f, indent=1)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,129 @@
+"""The choices `vqa train` and `vqa distill` make when a field is left to them.
+
+Each default has to learn on a data set nobody tuned it on, so the values
+that depend on the data or the hardware are decided here, from the records'
+image size, the pretrained weights and the global batch size:
+
+  image_trainable       trained when there are no pretrained weights (frozen
+                        random features are noise), frozen over pretrained
+                        ones (ImageNet's features transfer; faster)
+  image_feature_stride  the deepest MobileNetV2 layer whose map is still
+                        about 6x6 or larger at the records' image size
+  learning_rate         BASE_LEARNING_RATE x sqrt(global batch / 32)
+  cache_frozen_features on whenever an encoder is frozen
+
+Every choice comes with its reason; `vqa train` prints them and writes them
+to config.json.
+"""
+import dataclasses
+import math
+
+# MobileNetV2's output strides, deepest first.
+STRIDES = (32, 16, 8, 4)
+SMALLEST_FEATURE_MAP = 6
+BASE_LEARNING_RATE = 2e-3
+BASE_BATCH = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+  """One value decided for the user, and why."""
+  field: str
+  value: object
+  reason: str
+
+  def describe(self):
+    return f'{self.field} = {self.value}: {self.reason}'
+
+  def to_dict(self):
+    return {'field': self.field, 'value': self.value, 'reason': self.reason}
+
+
+def feature_map_size(image_size, stride):
+  """MobileNetV2's map side at `stride` ('same' padding rounds up)."""
+  return math.ceil(image_size / stride)
+
+
+def auto_feature_stride(image_size):
+  """The deepest stride whose map is at least SMALLEST_FEATURE_MAP wide."""
+  for stride in STRIDES:
+    if feature_map_size(image_size, stride) >= SMALLEST_FEATURE_MAP:
+      return stride
+  return STRIDES[-1]
+
+
+def auto_learning_rate(global_batch):
+  """Adam's rate for a global batch: square-root scaling from batch 32."""
+  return BASE_LEARNING_RATE * math.sqrt(global_batch / BASE_BATCH)
+
+
+def check_image_encoder(model):
+  """Refuses a frozen, randomly initialised image encoder."""
+  if model.uses_image and model.image_weights == 'none' and (
+      model.image_trainable is False):
+    raise ValueError(
+        'a frozen image encoder without pretrained weights computes random '
+        'features, which carry no information about the image: let it '
+        'train (leave out --image-frozen) or give pretrained weights '
+        '(--image-weights imagenet or a weights file)')
+
+
+def resolve_image_choices(model):
+  """(model with image_trainable and image_feature_stride decided, choices)."""
+  check_image_encoder(model)
+  if not model.uses_image:
+    return model, []
+  choices = []
+  if model.image_trainable is None:
+    trainable = model.image_weights == 'none'
+    reason = ('no pretrained image weights: a frozen random encoder would '
+              'give noise features' if trainable else
+              'pretrained image weights: their features transfer frozen '
+              '(--image-trainable fine-tunes them)')
+    model = dataclasses.replace(model, image_trainable=trainable)
+    choices.append(Choice('image_trainable', trainable, reason))
+  if not model.image_feature_stride:
+    stride = auto_feature_stride(model.image_size)
+    side = feature_map_size(model.image_size, stride)
+    model = dataclasses.replace(model, image_feature_stride=stride)
+    choices.append(Choice(
+        'image_feature_stride', stride,
+        f'{model.image_size} px images: the deepest MobileNetV2 layer with a '
+        f'map of at least {SMALLEST_FEATURE_MAP}x{SMALLEST_FEATURE_MAP} '
+        f'({side}x{side})'))
+  return model, choices
+
+
+def resolve_learning_rate(config, global_batch):
+  """(config with learning_rate decided, choices)."""
+  if config.learning_rate:
+    return config, []
+  rate = auto_learning_rate(global_batch)
+  return dataclasses.replace(config, learning_rate=rate), [Choice(
+      'learning_rate', float(f'{rate:.6g}'),
+      f'{BASE_LEARNING_RATE:g} x sqrt(global batch {global_batch} / '
+      f'{BASE_BATCH})')]
+
+
+def resolve_feature_cache(config):
+  """(config with cache_frozen_features decided, choices)."""
+  if config.cache_frozen_features is not None:
+    return config, []
+  model = config.model
+  frozen = [name for name, is_frozen in (
+      ('text', model.text_frozen),
+      ('image', model.uses_image and model.image_frozen)) if is_frozen]
+  cache = bool(frozen)
+  reason = (f'frozen {" and ".join(frozen)} encoder: its outputs are computed '
+            'once, not at every step' if cache else
+            'no frozen encoder to cache')
+  return dataclasses.replace(config, cache_frozen_features=cache), [
+      Choice('cache_frozen_features', cache, reason)]
+
+
+def format_choices(choices):
+  """The lines `vqa train` prints before training."""
+  if not choices:
+    return 'defaults decided: none (every value given)'
+  return 'defaults decided:\n' + '\n'.join(
+      f'  {choice.describe()}' for choice in choices)
