@@ -1,14 +1,16 @@
-"""Writes a small synthetic CLEVR-like data set in the official VQA v2 layout.
+"""Writes a small sample data set in the official VQA v2 layout.
 
 The question and annotation JSON files and the COCO-style image names match the
 official download, so the preprocessing pipeline runs on them unchanged:
 
   python -m beam_pipelines.sample_data /tmp/vqa_sample --images-per-split 200
+  python -m beam_pipelines.sample_data /tmp/vqa_photos --kind photos
 
-The scenes and their questions come from beam_pipelines.sample_shapes; the
-balancing, annotator noise and files from beam_pipelines.sample_vqa. Every
-question text gets a balanced answer distribution, so answering needs both the
-image and the question. Output is byte-identical for the same config.
+Two families: 'shapes' (the default; coloured circles, squares and triangles,
+beam_pipelines.sample_shapes) and 'photos' (grids of real photographs shipped
+with scikit-image, beam_pipelines.sample_photos). Every question text gets a
+balanced answer distribution, so answering needs both the image and the
+question. Output is byte-identical for the same config.
 """
 import argparse
 import dataclasses
@@ -16,9 +18,11 @@ import pathlib
 import re
 import sys
 
+from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from beam_pipelines import sample_vqa
 
+KINDS = ('shapes', 'photos')
 MIN_IMAGE_SIZE = sample_vqa.MIN_IMAGE_SIZE
 
 _SPLIT_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
@@ -37,12 +41,14 @@ class SampleDataConfig:
       test* splits (e.g. 'test2015') get no annotations file, as in the
       official download.
     seed: same seed and config give byte-identical files.
+    kind: 'shapes' or 'photos', the family of scenes.
   """
   images_per_split: int = 200
   image_size: int = 96
   questions_per_image: int = 5
   splits: tuple[str, ...] = ('train2014', 'val2014')
   seed: int = 0
+  kind: str = 'shapes'
 
   def __post_init__(self):
     _check_int('images_per_split', self.images_per_split, 1,
@@ -52,6 +58,8 @@ class SampleDataConfig:
                sample_vqa.QUESTION_ID_STRIDE - 1)
     _check_int('seed', self.seed)
     _check_splits(self.splits)
+    if self.kind not in KINDS:
+      raise ValueError(f'kind must be one of {KINDS}, got {self.kind!r}')
 
 
 def _check_int(name, value, low=None, high=None):
@@ -75,6 +83,12 @@ def _check_splits(splits):
     raise ValueError(f'splits must not repeat: {splits!r}')
 
 
+def _family(kind):
+  if kind == 'photos':
+    return sample_photos.family()
+  return sample_shapes.family()
+
+
 def generate(out_dir: str, config: SampleDataConfig) -> dict:
   """Writes the data set under `out_dir`.
 
@@ -85,7 +99,9 @@ def generate(out_dir: str, config: SampleDataConfig) -> dict:
   Returns:
     {split: {'images': n, 'questions': n}} for each split.
   """
-  family = sample_shapes.family()
+  # Built before anything is written, so a missing scikit-image leaves no
+  # half-written directory behind.
+  family = _family(config.kind)
   pathlib.Path(out_dir).mkdir(parents=True, exist_ok=True)
   return {split: sample_vqa.generate_split(out_dir, split, split_index,
                                            config, family)
@@ -100,9 +116,13 @@ def _build_parser():
   defaults = SampleDataConfig()
   parser = argparse.ArgumentParser(
       prog='python -m beam_pipelines.sample_data',
-      description='Writes synthetic CLEVR-like data in the VQA v2 layout.')
+      description='Writes sample VQA v2 data: synthetic shapes or grids of '
+      'real photographs.')
   parser.add_argument('out_dir', metavar='OUT_DIR',
                       help='local directory to write into')
+  parser.add_argument('--kind', choices=KINDS, default=defaults.kind,
+                      help='shapes: coloured shapes (default); photos: 2x2 '
+                      'grids of scikit-image photographs')
   parser.add_argument('--images-per-split', type=int,
                       default=defaults.images_per_split)
   parser.add_argument('--image-size', type=int, default=defaults.image_size,
@@ -125,10 +145,15 @@ def main(argv=None) -> int:
         image_size=args.image_size,
         questions_per_image=args.questions_per_image,
         splits=args.splits,
-        seed=args.seed)
+        seed=args.seed,
+        kind=args.kind)
   except ValueError as error:
     parser.error(str(error))
-  summary = generate(args.out_dir, config)
+  try:
+    summary = generate(args.out_dir, config)
+  except sample_photos.MissingDependencyError as error:
+    print(f'error: {error}', file=sys.stderr)
+    return 1
   for split, counts in summary.items():
     print(f'{split}: {counts["images"]} images, {counts["questions"]} '
           f'questions in {args.out_dir}')

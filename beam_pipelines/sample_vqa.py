@@ -1,7 +1,7 @@
 """What every sample-data family shares: balanced questions, noisy annotators
 and the official VQA v2 files.
 
-A family (beam_pipelines.sample_shapes) supplies
+A family (beam_pipelines.sample_shapes, beam_pipelines.sample_photos) supplies
 scenes, a renderer and question templates; this module chooses balanced
 questions, writes ten human answers per question with the same annotator
 noise for every family, and lays the files out like the official download.

@@ -331,7 +331,8 @@ def test_config_rejects_bad_values():
   for bad in (dict(images_per_split=0), dict(image_size=31),
               dict(questions_per_image=0), dict(splits=()),
               dict(splits=('train2014', 'train2014')),
-              dict(splits=('../x',)), dict(splits='train2014')):
+              dict(splits=('../x',)), dict(splits='train2014'),
+              dict(kind='faces')):
     with pytest.raises(ValueError):
       sample_data.SampleDataConfig(**bad)
 
