@@ -89,7 +89,8 @@ def read_question_texts(path):
   """
   texts, duplicates, without_id = {}, 0, 0
   for record in _load_list(path, 'questions'):
-    question_id = record.get('question_id') if isinstance(record, dict) else None
+    question_id = (record.get('question_id') if isinstance(record, dict)
+                   else None)
     if not _is_int(question_id):
       without_id += 1
       continue

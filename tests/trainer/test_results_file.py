@@ -44,7 +44,8 @@ def official_overall_accuracy(results, annotations):
   answer_of = {entry['question_id']: entry['answer'] for entry in results}
   accuracies = []
   for annotation in annotations:
-    predicted = vqa_metric.normalize_answer(answer_of[annotation['question_id']])
+    predicted = vqa_metric.normalize_answer(
+        answer_of[annotation['question_id']])
     humans = annotation['answers']
     per_left_out = []
     for left_out in humans:
@@ -166,7 +167,7 @@ def test_results_answer_every_annotated_question_once(val_evaluation):
 
 
 def test_all_accuracy_is_the_official_figure_of_the_results_file(
-    val_evaluation, capsys):
+    val_evaluation):
   raw, _, results, metrics = val_evaluation
   annotations = _read_json(layout.annotations_path(raw, VAL))['annotations']
   official = official_overall_accuracy(results, annotations)
