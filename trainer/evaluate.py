@@ -95,7 +95,12 @@ def vqa_scores(arrays, predicted):
 
 
 def summarize(arrays, predicted, questions_in_split, examples_per_second=None):
-  """Accuracy figures for one set of predictions."""
+  """Accuracy figures for one set of predictions on the records.
+
+  "all" here scores the questions missing from the records as 0 (what
+  TFLite and `vqa report` measurements print); `split_report` replaces it
+  with the official figure of an answer to every question.
+  """
   accuracy = vqa_scores(arrays, predicted)
   kept = arrays['label'] >= 0
   mean = lambda values: float(np.mean(values)) if len(values) else 0.0
