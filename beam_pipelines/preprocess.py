@@ -266,7 +266,17 @@ def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
                                              len(vocabulary['answers'])),
       'shards': {split: contract.shard_glob(config.output, split)
                  for split in config.splits},
+      'inputs': {split: input_files(config, split) for split in config.splits},
   }
+
+
+def input_files(config, split):
+  """The question and annotation files a split was read from, so that
+  `vqa evaluate` can answer every question of them (annotations '' when
+  unlabelled)."""
+  return {'questions': config.questions_path(split),
+          'annotations': (config.annotations_path(split)
+                          if config.is_labelled(split) else '')}
 
 
 def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info):

@@ -9,7 +9,7 @@ import sys
 # subcommand -> (module with main(argv), one-line help)
 SUBCOMMANDS = {
     'sample-data': ('beam_pipelines.sample_data',
-                    'write the embedded synthetic VQA v2 sample data set'),
+                    'write a sample VQA v2 data set (shapes or photos)'),
     'preprocess': ('beam_pipelines.preprocess',
                    'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
     'train': ('trainer.train',

@@ -115,6 +115,24 @@ def vqa_accuracy(predicted, human_answers):
   return sum(credits) / len(credits)
 
 
+def overall_accuracy(answers, human_answers):
+  """The official evaluator's overall accuracy: the mean of `vqa_accuracy`
+  over every annotated question.
+
+  Args:
+    answers: {question id: predicted answer}.
+    human_answers: {question id: [human answers]} of the annotations file.
+
+  Returns:
+    (accuracy, questions scored): annotated questions without an answer are
+    left out (the official evaluator refuses such a results file).
+  """
+  scores = [vqa_accuracy(answers[question_id], human)
+            for question_id, human in human_answers.items()
+            if question_id in answers]
+  return (sum(scores) / len(scores) if scores else 0.0), len(scores)
+
+
 def soft_scores(normalized_human_answers, answer_vocabulary):
   """The VQA accuracy each vocabulary answer would get: the soft training target.
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from beam_pipelines import accounting
+from beam_pipelines import layout
 from beam_pipelines import preprocess
 from beam_pipelines import tokenization
 from tests.beam_pipelines import image_files
@@ -132,6 +133,16 @@ def test_vocabulary_is_the_top_answers_of_the_training_split(run):
   assert vocabulary['answers'] == ['yes', 'red', '2', 'no', 'circle']
   assert vocabulary['counts'] == [6, 3, 2, 2, 1]
   assert metadata['answers'] == {'num_answers': 5, 'source_split': 'train2014'}
+
+
+def test_metadata_names_each_split_s_input_files(run, data_dir):
+  _, metadata, _ = run
+  assert metadata['inputs']['val2014'] == {
+      'questions': layout.questions_path(str(data_dir), 'val2014'),
+      'annotations': layout.annotations_path(str(data_dir), 'val2014')}
+  assert metadata['inputs']['test2015'] == {
+      'questions': layout.questions_path(str(data_dir), 'test2015'),
+      'annotations': ''}
 
 
 def test_every_question_is_accounted_for(run):

@@ -1,6 +1,5 @@
 """Tests for beam_pipelines.sample_data."""
 import collections
-import json
 import pathlib
 import subprocess
 import sys
@@ -11,44 +10,15 @@ import pytest
 
 from beam_pipelines import layout
 from beam_pipelines import sample_data
+from beam_pipelines import sample_shapes
+from tests.beam_pipelines import sample_files
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 TOP10 = ('yes', 'no', '1', '2', '3', '4', 'red', 'blue', 'green', 'yellow')
-NUMBER_WORDS = ('one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight',
-                'nine', 'ten')
 SMALL = sample_data.SampleDataConfig(
     images_per_split=30, image_size=64, questions_per_image=5, seed=3)
 LARGE = sample_data.SampleDataConfig(
     images_per_split=400, image_size=32, splits=('train2014',), seed=11)
-
-
-def normalize(answer):
-  """A stand-in for the official VQA normalisation of these answers."""
-  text = answer.strip().lower().rstrip('.')
-  if text in NUMBER_WORDS:
-    return str(NUMBER_WORDS.index(text) + 1)
-  return text
-
-
-def load_split(out_dir, split):
-  with open(layout.questions_path(str(out_dir), split)) as f:
-    questions = json.load(f)
-  with open(layout.annotations_path(str(out_dir), split)) as f:
-    annotations = json.load(f)
-  return questions, annotations
-
-
-def qa_pairs(out_dir, split):
-  """Returns (question text, annotation) for every question of a split."""
-  questions, annotations = load_split(out_dir, split)
-  texts = {q['question_id']: q['question'] for q in questions['questions']}
-  return [(texts[a['question_id']], a) for a in annotations['annotations']]
-
-
-def file_bytes(root):
-  root = pathlib.Path(root)
-  return {path.relative_to(root): path.read_bytes()
-          for path in sorted(root.rglob('*')) if path.is_file()}
 
 
 @pytest.fixture(scope='module')
@@ -62,7 +32,7 @@ def small(tmp_path_factory):
 def large_pairs(tmp_path_factory):
   out_dir = tmp_path_factory.mktemp('large')
   sample_data.generate(str(out_dir), LARGE)
-  return qa_pairs(out_dir, 'train2014')
+  return sample_files.qa_pairs(out_dir, 'train2014')
 
 
 def test_writes_official_file_names_and_nothing_else(small):
@@ -71,10 +41,10 @@ def test_writes_official_file_names_and_nothing_else(small):
   for split in SMALL.splits:
     expected.add(layout.questions_filename(split))
     expected.add(layout.annotations_filename(split))
-    questions, _ = load_split(out_dir, split)
+    questions, _ = sample_files.load_split(out_dir, split)
     for image_id in {q['image_id'] for q in questions['questions']}:
       expected.add(f'{split}/{layout.image_filename(split, image_id)}')
-  written = {str(path) for path in file_bytes(out_dir)}
+  written = {str(path) for path in sample_files.file_bytes(out_dir)}
   assert written == expected
 
 
@@ -94,7 +64,7 @@ def test_images_are_rgb_jpegs_of_the_requested_size(small):
 def test_questions_file_schema(small):
   out_dir, _ = small
   for split in SMALL.splits:
-    questions, _ = load_split(out_dir, split)
+    questions, _ = sample_files.load_split(out_dir, split)
     assert set(questions) == {'info', 'task_type', 'data_type', 'license',
                               'data_subtype', layout.QUESTIONS_KEY}
     assert questions['task_type'] == 'Open-Ended'
@@ -112,7 +82,7 @@ def test_questions_file_schema(small):
 def test_annotations_file_schema(small):
   out_dir, _ = small
   for split in SMALL.splits:
-    _, annotations = load_split(out_dir, split)
+    _, annotations = sample_files.load_split(out_dir, split)
     assert set(annotations) == {'info', 'license', 'data_type',
                                 'data_subtype', layout.ANNOTATIONS_KEY}
     assert annotations['data_type'] == 'mscoco'
@@ -133,7 +103,7 @@ def test_annotations_file_schema(small):
 def test_every_question_has_one_matching_annotation(small):
   out_dir, _ = small
   for split in SMALL.splits:
-    questions, annotations = load_split(out_dir, split)
+    questions, annotations = sample_files.load_split(out_dir, split)
     by_id = collections.defaultdict(list)
     for annotation in annotations['annotations']:
       by_id[annotation['question_id']].append(annotation)
@@ -148,7 +118,7 @@ def test_ids_follow_vqa_scheme_and_are_unique_across_splits(small):
   out_dir, _ = small
   image_ids = {}
   for split in SMALL.splits:
-    questions, _ = load_split(out_dir, split)
+    questions, _ = sample_files.load_split(out_dir, split)
     image_ids[split] = {q['image_id'] for q in questions['questions']}
     question_ids = [q['question_id'] for q in questions['questions']]
     assert len(set(question_ids)) == len(question_ids)
@@ -164,7 +134,7 @@ def test_summary_matches_files(small):
   out_dir, summary = small
   assert set(summary) == set(SMALL.splits)
   for split in SMALL.splits:
-    questions, _ = load_split(out_dir, split)
+    questions, _ = sample_files.load_split(out_dir, split)
     assert summary[split] == {'images': SMALL.images_per_split,
                               'questions': len(questions['questions'])}
 
@@ -181,7 +151,8 @@ def test_same_seed_gives_identical_bytes(tmp_path):
                                         seed=5)
   sample_data.generate(str(tmp_path / 'a'), config)
   sample_data.generate(str(tmp_path / 'b'), config)
-  assert file_bytes(tmp_path / 'a') == file_bytes(tmp_path / 'b')
+  assert (sample_files.file_bytes(tmp_path / 'a') ==
+          sample_files.file_bytes(tmp_path / 'b'))
 
 
 def test_a_test_split_has_questions_and_images_but_no_annotations(tmp_path):
@@ -200,7 +171,8 @@ def test_different_seed_gives_different_data(tmp_path):
     config = sample_data.SampleDataConfig(images_per_split=6, image_size=32,
                                           seed=seed)
     sample_data.generate(str(tmp_path / str(seed)), config)
-  first, second = file_bytes(tmp_path / '5'), file_bytes(tmp_path / '6')
+  first = sample_files.file_bytes(tmp_path / '5')
+  second = sample_files.file_bytes(tmp_path / '6')
   assert first.keys() == second.keys()
   name = pathlib.Path(layout.annotations_filename('train2014'))
   assert first[name] != second[name]
@@ -241,7 +213,7 @@ def test_question_text_alone_does_not_give_the_answer(large_pairs):
 def unbalanced_on_purpose(text):
   """True for "How many red circles are there?", which mostly answers 0."""
   words = text.split()
-  return (text.startswith('How many ') and words[2] in sample_data.COLORS and
+  return (text.startswith('How many ') and words[2] in sample_shapes.COLORS and
           words[3] != 'shapes')
 
 
@@ -275,8 +247,9 @@ def test_human_answers_are_noisy_but_agree_after_normalisation(large_pairs):
     canonical = annotation['multiple_choice_answer']
     raws = [a['answer'] for a in annotation['answers']]
     raw_variants += sum(raw != canonical for raw in raws
-                        if normalize(raw) == canonical)
-    normalized = collections.Counter(normalize(raw) for raw in raws)
+                        if sample_files.normalize(raw) == canonical)
+    normalized = collections.Counter(
+        sample_files.normalize(raw) for raw in raws)
     assert normalized.most_common(1)[0][0] == canonical
     assert normalized[canonical] >= 7
     assert raws.count(canonical) >= 3
@@ -285,7 +258,8 @@ def test_human_answers_are_noisy_but_agree_after_normalisation(large_pairs):
 
 def test_some_annotators_disagree(large_pairs):
   disagreeing = [a for _, a in large_pairs
-                 if len({normalize(x['answer']) for x in a['answers']}) > 1]
+                 if len({sample_files.normalize(x['answer'])
+                         for x in a['answers']}) > 1]
   assert 0.2 <= len(disagreeing) / len(large_pairs) <= 0.7
 
 
@@ -295,13 +269,14 @@ def test_number_answers_use_digits_or_words_one_to_ten(large_pairs):
       continue
     for answer in annotation['answers']:
       text = answer['answer'].strip().lower()
-      assert text.isdigit() or text in NUMBER_WORDS, answer['answer']
+      assert (text.isdigit() or
+              text in sample_files.NUMBER_WORDS), answer['answer']
 
 
 def foreground_components(image, min_pixels=4):
   """Counts 4-connected regions that differ clearly from the background."""
   pixels = np.asarray(image, dtype=np.int32)
-  background = np.array(sample_data.BACKGROUND)
+  background = np.array(sample_shapes.BACKGROUND)
   mask = np.abs(pixels - background).max(axis=-1) > 60
   seen = np.zeros_like(mask)
   height, width = mask.shape
@@ -325,7 +300,7 @@ def foreground_components(image, min_pixels=4):
 
 def colour_pixels(image, colour):
   pixels = np.asarray(image, dtype=np.int32)
-  target = np.array(sample_data.COLORS[colour])
+  target = np.array(sample_shapes.COLORS[colour])
   return int((np.abs(pixels - target).max(axis=-1) < 50).sum())
 
 
@@ -340,7 +315,7 @@ def test_images_show_what_the_answers_say(small):
   out_dir, _ = small
   checked = collections.Counter()
   for split in SMALL.splits:
-    for text, annotation in qa_pairs(out_dir, split):
+    for text, annotation in sample_files.qa_pairs(out_dir, split):
       answer = annotation['multiple_choice_answer']
       image = open_image(out_dir, split, annotation['image_id'])
       if text == 'How many shapes are there?':
@@ -356,7 +331,8 @@ def test_config_rejects_bad_values():
   for bad in (dict(images_per_split=0), dict(image_size=31),
               dict(questions_per_image=0), dict(splits=()),
               dict(splits=('train2014', 'train2014')),
-              dict(splits=('../x',)), dict(splits='train2014')):
+              dict(splits=('../x',)), dict(splits='train2014'),
+              dict(kind='faces')):
     with pytest.raises(ValueError):
       sample_data.SampleDataConfig(**bad)
 
@@ -371,7 +347,7 @@ def test_main_writes_files_and_prints_a_summary(tmp_path, capsys):
   assert len(lines) == 2
   assert lines[0].startswith('train2014: 3 images')
   for split in ('train2014', 'val2014'):
-    questions, _ = load_split(tmp_path, split)
+    questions, _ = sample_files.load_split(tmp_path, split)
     assert len({q['image_id'] for q in questions['questions']}) == 3
     assert len(list(pathlib.Path(tmp_path, split).glob('*.jpg'))) == 3
 

@@ -59,3 +59,12 @@ def test_most_common_answer_breaks_ties_by_name():
   assert vqa_metric.most_common_answer(['no', 'yes', 'yes', 'no']) == 'no'
   assert vqa_metric.most_common_answer(['2', '3', '3']) == '3'
   assert vqa_metric.most_common_answer([]) == ''
+
+
+def test_overall_accuracy_averages_over_the_annotated_questions_answered():
+  human = {1: ['yes'] * 10, 2: ['2'] * 3 + ['3'] * 7, 3: ['red'] * 10}
+  answers = {1: 'Yes', 2: 'two', 9: 'ignored'}
+  accuracy, scored = vqa_metric.overall_accuracy(answers, human)
+  assert scored == 2
+  assert accuracy == pytest.approx((1.0 + 0.9) / 2)
+  assert vqa_metric.overall_accuracy({}, human) == (0.0, 0)
