@@ -19,6 +19,10 @@ model's, the model's without the image (a grey one) when only the image is
 missing, else the training split's most common answer; the counts are
 printed and written to the metrics JSON.
 
+"shuffled" is the image-branch check (trainer/image_check.py): the model's
+VQA accuracy on the written questions when the images are moved among the
+questions of each batch. Close to the real figure, the model ignores the image.
+
 `--results` writes those answers in the official results format
 [{"question_id": int, "answer": str}], one per question id, after checking
 them as the official evaluator's VQA.loadRes does. On an unlabelled split
@@ -38,6 +42,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import complete_answers
+from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
 from trainer import results_file
@@ -183,6 +188,9 @@ def evaluate_model(model_dir, spec, split, split_questions=None,
       image_free=not loaded.uses_image)
   report = split_report(arrays, predicted, split_questions, answers, sources,
                         rate)
+  if split_questions.labelled and loaded.uses_image:
+    report['image_check'] = image_check.measure(
+        image_check.keras_logits(loaded.model), spec, split, batch_size)
   return report, arrays, answers
 
 
@@ -250,6 +258,9 @@ def _accuracy_row(name, report):
   cells += [f'{per_type[t]:8.4f}' if t in per_type else f'{"-":>8}'
             for t in ANSWER_TYPES]
   cells.append(f'{report["top1_accuracy"]:8.4f}')
+  check = report.get('image_check')
+  cells.append(f'{check["vqa_accuracy_shuffled_images"]:9.4f}' if check
+               else f'{"-":>9}')
   rate = report.get('examples_per_second')
   cells.append(f'{rate:8.0f}' if rate else f'{"-":>8}')
   return f'{name:<18}' + ''.join(cells)
@@ -287,7 +298,7 @@ def format_report(evaluation):
   if 'vqa_accuracy' in model:
     lines.append(f'{"":<18}{"VQA kept":>9}{"written":>9}{"all":>9}'
                  f'{"yes/no":>8}{"number":>8}{"other":>8}{"top-1":>8}'
-                 f'{"ex/s":>8}')
+                 f'{"shuffled":>9}{"ex/s":>8}')
     lines += [_accuracy_row(name, report)
               for name, report in evaluation['reports'].items()
               if 'vqa_accuracy' in report]
@@ -295,6 +306,11 @@ def format_report(evaluation):
                  f'questions written ({model["questions_kept"]} with an answer '
                  f'in the vocabulary) of {model["questions_in_split"]} in the '
                  'split')
+    if model.get('image_check'):
+      lines.append(image_check.describe(model['image_check']) +
+                   ' ("shuffled": written questions, images moved)')
+      lines += [line for line in [image_check.warning(model['image_check'])]
+                if line]
   else:
     lines.append(f'{evaluation["split"]}: no annotations, no accuracy; '
                  f'{model["questions_written"]} questions written of '

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tests.trainer.conftest import tiny_config
 from trainer import defaults
+from trainer import evaluate
 from trainer import image_check
 from trainer import input_pipeline
 from trainer import models
@@ -189,3 +190,16 @@ def test_the_question_only_model_has_no_image_check(tiny_records, tmp_path):
 def test_model_config_must_be_resolved_before_building():
   with pytest.raises(ValueError, match='decided before the model is built'):
     models.ModelConfig(image_size=32).check_resolved()
+
+
+def test_evaluate_shows_the_image_branch_check(tiny_teacher, tiny_records):
+  evaluation = evaluate.evaluate(tiny_teacher, tiny_records, 'val2014')
+  model = evaluation['reports']['model']
+  check = model['image_check']
+  assert check['questions'] == model['questions_written']
+  assert check['vqa_accuracy'] == pytest.approx(
+      model['vqa_accuracy']['written'], abs=1e-6)
+  printed = evaluate.format_report(evaluation)
+  assert 'shuffled' in printed.splitlines()[0]
+  assert f'{check["vqa_accuracy_shuffled_images"]:9.4f}' in printed
+  assert 'image_check' not in evaluation['reports']['majority_answer']
