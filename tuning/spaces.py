@@ -10,6 +10,7 @@ import dataclasses
 import numpy as np
 from ray import tune
 
+from trainer import defaults
 from trainer import prune
 
 ALPHA_RANGE = (0.0, 1.0)
@@ -40,8 +41,14 @@ def distill_space(options, base):
     space = {'alpha': tune.uniform(*ALPHA_RANGE),
              'temperature': tune.loguniform(*TEMPERATURE_RANGE)}
   if options.search_student:
-    space.update(_student_space(options, base.learning_rate))
+    space.update(_student_space(options, base_learning_rate(base)))
   return space
+
+
+def base_learning_rate(base):
+  """The base config's learning rate, or the one `vqa distill` would choose
+  for its batch on one device (a rate of 0 means 'decide')."""
+  return base.learning_rate or defaults.auto_learning_rate(base.batch_size)
 
 
 def _student_space(options, learning_rate):
@@ -58,7 +65,7 @@ def distill_default_point(options, base):
   """The hand-picked settings of `base`, as a point of distill_space."""
   point = {'alpha': base.alpha, 'temperature': base.temperature}
   if options.search_student:
-    point.update(student_width=1.0, learning_rate=base.learning_rate)
+    point.update(student_width=1.0, learning_rate=base_learning_rate(base))
   return point
 
 

@@ -133,3 +133,12 @@ def test_options_are_checked():
   assert options.storage.endswith('sweep/ray')
   assert options_lib.SweepOptions(
       output='gs://b/s').storage == 'gs://b/s/ray'
+
+
+def test_the_student_space_centres_on_the_rate_distill_would_choose():
+  from trainer import defaults  # pylint: disable=g-import-not-at-top
+  base = distill.DistillConfig(student=TINY_STUDENT)  # learning_rate 0: auto
+  assert spaces.base_learning_rate(base) == pytest.approx(
+      defaults.auto_learning_rate(base.batch_size))
+  given = distill.DistillConfig(student=TINY_STUDENT, learning_rate=1e-3)
+  assert spaces.base_learning_rate(given) == 1e-3
