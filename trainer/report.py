@@ -31,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import evaluate
+from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
 from trainer import pareto
@@ -213,6 +214,16 @@ def accuracy_figures(evaluation):
   return figures
 
 
+def shuffled_images_figure(logits_of, spec, config, uses_image):
+  """The image-branch check's accuracy with images moved among the
+  questions (None for a model without image)."""
+  if not uses_image:
+    return {'vqa_shuffled_images': None}
+  check = image_check.measure(logits_of, spec, config.split,
+                              config.batch_size)
+  return {'vqa_shuffled_images': check['vqa_accuracy_shuffled_images']}
+
+
 def _answer_type_column(answer_type):
   return 'vqa_' + answer_type.replace('/', '_')
 
@@ -242,6 +253,8 @@ def measure_keras_model(name, model_dir, spec, config):
              file_bytes=weights['raw_bytes'], gzip_bytes=weights['gzip_bytes'],
              tflite_bytes=float_tflite_bytes(model_dir),
              **accuracy_figures(evaluation),
+             **shuffled_images_figure(logits_of, spec, config,
+                                      loaded.uses_image),
              **latency_figures(logits_of, inputs, config.latency_batches,
                                config.latency_repeats))
   return row, evaluation
@@ -288,6 +301,8 @@ def measure_tflite_model(name, path, spec, config):
              gzip_bytes=file_size['gzip_bytes'],
              tflite_bytes=file_size['raw_bytes'],
              **accuracy_figures(evaluation),
+             **shuffled_images_figure(runner.logits, spec, config,
+                                      runner.uses_image),
              **latency_figures(runner.logits, inputs, config.latency_batches,
                                config.latency_repeats))
   return row, evaluation
@@ -318,6 +333,10 @@ def figure_columns(latency_batches):
                      '.4f') for answer_type in evaluate.ANSWER_TYPES]
   columns.append(Column('top1', 'top-1 answer accuracy (kept questions)',
                         '.4f'))
+  columns.append(Column('vqa_shuffled_images', 'image-branch check: '
+                        'vqa_written with the images moved among the '
+                        'questions of each batch (close to vqa_written: the '
+                        'model ignores the image; - without image)', '.4f'))
   for batch in latency_batches:
     columns += [
         Column(f'ms_per_example_b{batch}', f'mean latency per example at '

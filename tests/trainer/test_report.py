@@ -111,6 +111,8 @@ def test_report_figures_are_measured(made_report):
   for row in _json_report(made_report)['models']:
     assert 0 < row['gzip_bytes'] < row['file_bytes']
     assert 0.0 <= row['vqa_written'] <= row['vqa_kept'] <= 1.0
+    # Every model here reads the image: the image-branch check is measured.
+    assert 0.0 <= row['vqa_shuffled_images'] <= 1.0
     for batch in LATENCY_BATCHES:
       assert row[f'ms_per_example_b{batch}'] > 0
       assert (row[f'ms_per_example_b{batch}'] *
