@@ -164,8 +164,8 @@ def load_backend(name, path, data_dir=None):
   try:
     return SavedModelBackend(name, path)
   except FileNotFoundError as e:
-    raise ValueError(f'--models {name}={path}: {e} (`vqa train`, `vqa distill` and '
-                     '`vqa prune` write MODEL_DIR/export)'
+    raise ValueError(f'--models {name}={path}: {e} (`vqa train`, `vqa '
+                     'distill` and `vqa prune` write MODEL_DIR/export)'
                      ) from e
 
 
