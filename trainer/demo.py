@@ -8,6 +8,8 @@ prediction from the exported SavedModel -> distillation into a student (also
 from the unlabelled test2015 questions, which only a teacher can label; and
 the same student without the teacher) -> 80% pruning of the student -> TFLite
 conversion (int8) evaluated with the interpreter -> the comparison report.
+It ends by printing how to open the models in a browser (`vqa serve`) and
+where the report's one-page HTML version is.
 """
 import argparse
 import dataclasses
@@ -268,6 +270,28 @@ def demo_paths(output):
           for name, directory in DIRECTORIES.items()}
 
 
+def serve_models(paths):
+  """NAME=PATH entries for `vqa serve`: the exported SavedModels and the
+  int8 TFLite files."""
+  from trainer import tflite_export  # pylint: disable=g-import-not-at-top
+  return [f'teacher={paths["teacher"]}', f'student={paths["student"]}',
+          f'pruned={paths["pruned"]}',
+          'pruned-int8=' + tflite_export.tflite_path(paths['pruned'], 'int8')]
+
+
+def next_steps(paths, port=8080):
+  """What to look at after the demo: the page and the report."""
+  from trainer import report_html  # pylint: disable=g-import-not-at-top
+  command = ' \\\n    '.join(
+      ['vqa serve --models ' + ' '.join(serve_models(paths)),
+       f'--data {paths["tfrecords"]} --split val2014 --port {port}'])
+  return '\n'.join([
+      'Ask the models in a browser:', f'  {command}',
+      f'  then open http://127.0.0.1:{port}/',
+      'The report as one page (opens offline): '
+      f'{os.path.join(paths["report"], report_html.HTML_FILE)}'])
+
+
 def run_demo(config):
   """Runs every stage; returns [(stage name, seconds)]."""
   _prepare_output(config.output)
@@ -299,6 +323,8 @@ def main(argv=None):
   for name, seconds in timings:
     print(f'  {name:<{width}}{seconds:7.1f} s')
   print(f'  {"total":<{width}}{sum(s for _, s in timings):7.1f} s')
+  print()
+  print(next_steps(demo_paths(config.output)))
   return 0
 
 

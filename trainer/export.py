@@ -40,23 +40,23 @@ def _lower_case(tokenizer_dir):
     return bool(json.load(f).get('do_lower_case', True))
 
 
-class ServingModule(tf.Module):
-  """The trained model behind a raw bytes + text signature."""
+class RawInputEncoder(tf.Module):
+  """Questions and encoded images -> the model's inputs, in TensorFlow ops.
 
-  def __init__(self, loaded, top_k=DEFAULT_TOP_K):
+  The SavedModel's signature runs it inside the graph; `vqa serve` runs it
+  eagerly in front of a TFLite model, whose graph takes token ids and pixels.
+  """
+
+  def __init__(self, tokenizer_dir, max_question_tokens, image_size):
     super().__init__()
-    self.model = loaded.model
-    vocab = _read_lines(os.path.join(loaded.tokenizer_dir, 'vocab.txt'))
+    vocab = _read_lines(os.path.join(tokenizer_dir, 'vocab.txt'))
     self.tokenizer = tensorflow_text.FastBertTokenizer(
         vocab=vocab, token_out_type=tf.int64,
-        lower_case_nfd_strip_accents=_lower_case(loaded.tokenizer_dir))
+        lower_case_nfd_strip_accents=_lower_case(tokenizer_dir))
     self.cls_id = vocab.index('[CLS]')
     self.sep_id = vocab.index('[SEP]')
-    self.max_tokens = loaded.max_question_tokens
-    self.image_size = loaded.image_size
-    self.uses_image = loaded.uses_image
-    self.answers = tf.constant(list(loaded.answers))
-    self.top_k = min(top_k, len(loaded.answers))
+    self.max_tokens = max_question_tokens
+    self.image_size = image_size
 
   def encode_questions(self, question):
     """[B] strings -> (input_ids, attention_mask), [B, L] int32 each."""
@@ -84,15 +84,35 @@ class ServingModule(tf.Module):
                      fn_output_signature=tf.TensorSpec(
                          [self.image_size, self.image_size, 3], tf.uint8))
 
+  def model_inputs(self, image_bytes, question, uses_image=True):
+    """The model's input dict for [B] encoded images and [B] questions."""
+    input_ids, attention_mask = self.encode_questions(question)
+    inputs = {input_pipeline.INPUT_IDS: input_ids,
+              input_pipeline.ATTENTION_MASK: attention_mask}
+    if uses_image:
+      inputs[input_pipeline.IMAGE] = self.decode_images(image_bytes)
+    return inputs
+
+
+class ServingModule(tf.Module):
+  """The trained model behind a raw bytes + text signature."""
+
+  def __init__(self, loaded, top_k=DEFAULT_TOP_K):
+    super().__init__()
+    self.model = loaded.model
+    self.encoder = RawInputEncoder(loaded.tokenizer_dir,
+                                   loaded.max_question_tokens,
+                                   loaded.image_size)
+    self.uses_image = loaded.uses_image
+    self.answers = tf.constant(list(loaded.answers))
+    self.top_k = min(top_k, len(loaded.answers))
+
   @tf.function(input_signature=[
       tf.TensorSpec([None], tf.string, name='image_bytes'),
       tf.TensorSpec([None], tf.string, name='question')])
   def serve(self, image_bytes, question):
-    input_ids, attention_mask = self.encode_questions(question)
-    inputs = {input_pipeline.INPUT_IDS: input_ids,
-              input_pipeline.ATTENTION_MASK: attention_mask}
-    if self.uses_image:
-      inputs[input_pipeline.IMAGE] = self.decode_images(image_bytes)
+    inputs = self.encoder.model_inputs(image_bytes, question,
+                                       self.uses_image)
     probabilities = tf.nn.softmax(self.model(inputs, training=False))
     top = tf.math.top_k(probabilities, k=self.top_k)
     return {'answers': tf.gather(self.answers, top.indices),

@@ -16,7 +16,10 @@ Every figure is also given relative to the baseline model (default: the
 first one listed).
 
 Writes REPORT_DIR/report.md, report.json, report.csv, accuracy_vs_size.png
-and accuracy_vs_latency.png (the Pareto front drawn as a step line).
+and accuracy_vs_latency.png (the Pareto front drawn as a step line), and
+report.html: all of it on one self-contained page (images embedded, opens
+offline) with the first --examples questions of the split, their images and
+every model's answers.
 """
 import argparse
 import csv
@@ -35,6 +38,8 @@ from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
 from trainer import pareto
+from trainer import report_html
+from trainer import sample_questions
 from trainer import sizes
 
 KERAS = 'keras'
@@ -43,6 +48,7 @@ TFLITE_SUFFIX = '.tflite'
 REPORT_FILES = ('report.md', 'report.json', 'report.csv')
 SIZE_PLOT = 'accuracy_vs_size.png'
 LATENCY_PLOT = 'accuracy_vs_latency.png'
+EXAMPLE_TOP_K = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +62,7 @@ class ReportConfig:
   latency_batches: tuple = (1, 64)
   latency_repeats: int = 20
   batch_size: int = 64  # for the accuracy pass
+  examples: int = 4  # questions answered by every model in report.html
 
   @property
   def baseline_name(self):
@@ -117,6 +124,8 @@ def check_config(config):
                      'batch sizes >= 1')
   if config.latency_repeats < 1:
     raise ValueError('--latency-repeats must be >= 1')
+  if config.examples < 0:
+    raise ValueError('--examples must be >= 0')
   _require_matplotlib()
 
 
@@ -235,8 +244,17 @@ def float_tflite_bytes(model_dir):
   return tf.io.gfile.stat(path).length if tf.io.gfile.exists(path) else None
 
 
-def measure_keras_model(name, model_dir, spec, config):
-  """(row, evaluation) for a MODEL_DIR: sizes, accuracy and latency."""
+def example_answers(logits_of, examples, uses_image, answers):
+  """Each example's top EXAMPLE_TOP_K [(answer, probability)]."""
+  if not examples:
+    return []
+  logits = logits_of(sample_questions.model_inputs(examples, uses_image))
+  return sample_questions.top_answers(logits, answers, EXAMPLE_TOP_K)
+
+
+def measure_keras_model(name, model_dir, spec, config, examples=()):
+  """(row, evaluation, example answers) for a MODEL_DIR: sizes, accuracy
+  and latency."""
   loaded = model_io.load_model(model_dir)
   _check_answers(loaded.answers, spec, model_dir)
   logits_of = keras_logits_function(loaded.model)
@@ -257,7 +275,8 @@ def measure_keras_model(name, model_dir, spec, config):
                                       loaded.uses_image),
              **latency_figures(logits_of, inputs, config.latency_batches,
                                config.latency_repeats))
-  return row, evaluation
+  return row, evaluation, example_answers(logits_of, examples,
+                                          loaded.uses_image, spec.answers)
 
 
 def tflite_model_dir(path):
@@ -285,8 +304,9 @@ def tflite_parameter_counts(path, spec):
   return sizes.parameter_counts(loaded.model)
 
 
-def measure_tflite_model(name, path, spec, config):
-  """(row, evaluation) for a .tflite file, run with the TFLite interpreter."""
+def measure_tflite_model(name, path, spec, config, examples=()):
+  """(row, evaluation, example answers) for a .tflite file, run with the
+  TFLite interpreter."""
   from trainer import tflite_export  # pylint: disable=g-import-not-at-top
   counts = tflite_parameter_counts(path, spec)
   runner = tflite_export.TFLiteRunner(path)
@@ -305,7 +325,8 @@ def measure_tflite_model(name, path, spec, config):
                                       runner.uses_image),
              **latency_figures(runner.logits, inputs, config.latency_batches,
                                config.latency_repeats))
-  return row, evaluation
+  return row, evaluation, example_answers(runner.logits, examples,
+                                          runner.uses_image, spec.answers)
 
 
 # The table.
@@ -531,14 +552,35 @@ def machine_description():
           f', TensorFlow {tf.__version__}')
 
 
-def measure_models(config, spec):
-  """(rows, evaluations) for every model, in the order given."""
-  rows, evaluations = [], {}
+def measure_models(config, spec, examples=()):
+  """(rows, evaluations, {model: example answers}) for every model, in the
+  order given."""
+  rows, evaluations, answers = [], {}, {}
   for name, path in config.models:
     measure = measure_tflite_model if is_tflite(path) else measure_keras_model
-    row, evaluations[name] = measure(name, path, spec, config)
+    row, evaluations[name], answers[name] = measure(name, path, spec, config,
+                                                    examples)
     rows.append(row)
-  return rows, evaluations
+  return rows, evaluations, answers
+
+
+def example_entries(examples, answers):
+  """report['examples']: each question with every model's answers."""
+  return [dict(question.summary(), model_answers=[
+      {'model': name, 'answers': [list(pair) for pair in model_answers[i]]}
+      for name, model_answers in answers.items()])
+          for i, question in enumerate(examples)]
+
+
+def write_html(report, output_dir, plot_paths, examples):
+  """Writes report.html; returns its path."""
+  batches = report['config']['latency_batches']
+  ratios = [Column('model', 'the NAME given in --models')] + [
+      Column(ratio.name, ratio.description, '.3f')
+      for ratio in ratio_columns(batches)]
+  return report_html.write_html(report, output_dir, figure_columns(batches),
+                                ratios, plot_paths,
+                                [question.image_jpeg for question in examples])
 
 
 def make_report(config):
@@ -546,7 +588,9 @@ def make_report(config):
   check_config(config)
   spec = input_pipeline.read_data_spec(config.data)
   check_split(spec, config.split)
-  rows, evaluations = measure_models(config, spec)
+  examples = sample_questions.read_questions(spec, config.split,
+                                             config.examples)
+  rows, evaluations, answers = measure_models(config, spec, examples)
   report = {
       'config': dataclasses.asdict(config),
       'baseline': config.baseline_name,
@@ -554,10 +598,13 @@ def make_report(config):
       'models': build_table(rows, config.baseline_name,
                             config.latency_batches),
       'evaluations': evaluations,
+      'examples': example_entries(examples, answers),
   }
   report['files'] = write_report(report, config.output)
-  report['files'] += plot_report(report['models'], config.output,
-                                 min(config.latency_batches))
+  plots = plot_report(report['models'], config.output,
+                      min(config.latency_batches))
+  report['files'] += plots
+  report['files'].append(write_html(report, config.output, plots, examples))
   return report
 
 
@@ -583,6 +630,9 @@ def build_parser():
   parser.add_argument('--batch-size', type=int,
                       default=ReportConfig.batch_size,
                       help='batch size of the accuracy pass')
+  parser.add_argument('--examples', type=int, default=ReportConfig.examples,
+                      help='questions of the split shown in report.html with '
+                      'every model\'s answers')
   return parser
 
 
@@ -592,7 +642,7 @@ def config_from_args(args):
                       baseline=args.baseline,
                       latency_batches=tuple(args.latency_batches),
                       latency_repeats=args.latency_repeats,
-                      batch_size=args.batch_size)
+                      batch_size=args.batch_size, examples=args.examples)
 
 
 def main(argv=None):

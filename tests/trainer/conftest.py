@@ -92,3 +92,25 @@ def save_image_weights(path):
 def image_weights_file(tmp_path_factory):
   return save_image_weights(
       tmp_path_factory.mktemp('image_weights') / 'mobilenet_v2.h5')
+
+
+@pytest.fixture(scope='session')
+def served_models(tiny_records, tiny_teacher, tiny_student, tmp_path_factory):
+  """((name, path), ...) of deployable artefacts: the tiny teacher and
+  student exported as SavedModels (copies: the shared fixtures stay as they
+  are) and the student's int8 .tflite file."""
+  # pylint: disable=g-import-not-at-top
+  import shutil
+  from trainer import export
+  from trainer import tflite_export
+  # pylint: enable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('served')
+  teacher, student_dir = str(root / 'teacher'), str(root / 'student')
+  shutil.copytree(tiny_teacher, teacher)
+  shutil.copytree(tiny_student, student_dir)
+  for model_dir in (teacher, student_dir):
+    export.export_saved_model(model_dir)
+  tflite_export.export_tflite(student_dir, tiny_records, 'int8',
+                              representative_examples=8)
+  return (('teacher', teacher), ('student', student_dir),
+          ('student-int8', tflite_export.tflite_path(student_dir, 'int8')))

@@ -1,11 +1,13 @@
 """`vqa demo` runs every stage on tiny sample data and times each one."""
 import dataclasses
 import os
+import shlex
 
 import pytest
 
 from trainer import contract
 from trainer import demo
+from trainer import serve
 
 
 def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
@@ -57,6 +59,31 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   for kind in ('distill', 'prune'):
     assert os.path.exists(os.path.join(config.output, f'sweep_{kind}',
                                        'best_config.json'))
+  assert os.path.exists(os.path.join(config.output, 'report', 'report.html'))
+  for _, path in _served(demo.demo_paths(config.output)):
+    assert os.path.exists(path if path.endswith('.tflite') else
+                          os.path.join(path, 'export', 'saved_model.pb'))
+
+
+def _served(paths):
+  """The --models of the `vqa serve` command the demo prints, parsed."""
+  lines = demo.next_steps(paths).splitlines()
+  argv = shlex.split(' '.join(line.rstrip('\\') for line in lines[1:3]))
+  assert argv[:2] == ['vqa', 'serve']
+  args = serve.build_parser().parse_args(argv[2:])
+  assert args.data == paths['tfrecords']
+  return serve.config_from_args(args).models
+
+
+def test_demo_ends_by_showing_how_to_serve_its_models_and_the_report():
+  paths = demo.demo_paths('out')
+  assert dict(_served(paths)) == {
+      'teacher': paths['teacher'], 'student': paths['student'],
+      'pruned': paths['pruned'],
+      'pruned-int8': os.path.join(paths['pruned'], 'tflite',
+                                  'model-int8.tflite')}
+  assert demo.next_steps(paths).endswith(
+      os.path.join('out', 'report', 'report.html'))
 
 
 def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):

@@ -1,8 +1,10 @@
 """`vqa report`: every model and column in md/json/csv, ratios consistent with
 the raw figures, valid plots, the Pareto front, clear command-line errors."""
 import csv
+import html
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from trainer import model_io
 from trainer import pareto
 from trainer import report
+from trainer import report_html
 from trainer import tflite_export
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -213,3 +216,47 @@ def test_model_of_another_answer_vocabulary_exits_2(
                             str(tmp_path / 'report'), '--models',
                             f'other={other}'])
   assert 'another answer vocabulary' in message
+
+
+def test_report_html_is_one_page_with_every_model_and_example(made_report):
+  with open(os.path.join(made_report, report_html.HTML_FILE)) as f:
+    page = f.read()
+  rows = _json_report(made_report)['models']
+  for row in rows:
+    assert f'<tr data-model="{row["model"]}"' in page
+  assert page.count('src="data:image/png;base64,') == 2  # the two plots
+  examples = _json_report(made_report)['examples']
+  assert len(examples) == report.ReportConfig.examples
+  assert page.count('src="data:image/jpeg;base64,') == len(examples)
+  for example in examples:
+    assert [entry['model'] for entry in example['model_answers']] == MODELS
+    assert all(len(entry['answers']) == report.EXAMPLE_TOP_K
+               for entry in example['model_answers'])
+    assert html.escape(example['question']) in page
+  # Nothing to fetch: it opens offline.
+  assert not re.search(r'(src|href)="(https?:)?//', page)
+  assert 'image-check' not in page  # no vqa_shuffled* column measured
+
+
+def _html_report(rows):
+  batches = (1,)
+  ratios = [report.Column('model', '')] + [
+      report.Column(r.name, r.description, '.3f')
+      for r in report.ratio_columns(batches)]
+  fake = {'config': {'split': 'val2014', 'data': 'OUT', 'latency_repeats': 1,
+                     'latency_batches': batches},
+          'machine': 'here', 'baseline': 'a', 'models': rows}
+  return report_html.format_html(fake, report.figure_columns(batches),
+                                 ratios, [], [])
+
+
+def test_report_html_shows_the_image_branch_check_when_measured():
+  rows = [{'model': 'a', 'vqa_written': 0.5, 'vqa_shuffled_images': 0.25},
+          {'model': 'b', 'vqa_written': 0.4, 'vqa_shuffled_images': None}]
+  page = _html_report(rows)
+  assert 'id="image-check"' in page
+  section = page[page.index('id="image-check"'):]
+  assert '<th>vqa_shuffled_images</th>' in section
+  assert '+0.2500' in section  # a's drop
+  assert _html_report([{'model': 'a', 'vqa_written': 0.5}]).count(
+      'image-check') == 0
