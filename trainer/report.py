@@ -37,6 +37,7 @@ from trainer import evaluate
 from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
+from trainer import model_specs
 from trainer import pareto
 from trainer import report_html
 from trainer import sample_questions
@@ -87,29 +88,6 @@ class Ratio:
 
 
 # Parsing and checking the command line.
-
-
-def parse_model_specs(entries):
-  """['NAME=PATH', ...] -> ((name, path), ...), checked early.
-
-  Raises:
-    ValueError: malformed entry, repeated name, or a path that does not exist.
-  """
-  specs = []
-  for entry in entries:
-    name, sep, path = entry.partition('=')
-    name, path = name.strip(), path.strip()
-    if not sep or not name or not path:
-      raise ValueError(f'--models {entry!r}: expected NAME=PATH (a MODEL_DIR '
-                       'or a .tflite file)')
-    if name in dict(specs):
-      raise ValueError(f'--models: the name {name!r} is given twice')
-    if not tf.io.gfile.exists(path):
-      raise ValueError(f'--models {name}={path}: {path} does not exist')
-    specs.append((name, path))
-  if not specs:
-    raise ValueError('--models: give at least one NAME=PATH')
-  return tuple(specs)
 
 
 def check_config(config):
@@ -637,7 +615,8 @@ def build_parser():
 
 
 def config_from_args(args):
-  return ReportConfig(data=args.data, models=parse_model_specs(args.models),
+  return ReportConfig(data=args.data,
+                      models=model_specs.parse_model_specs(args.models),
                       output=args.output, split=args.split,
                       baseline=args.baseline,
                       latency_batches=tuple(args.latency_batches),

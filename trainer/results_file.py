@@ -11,6 +11,8 @@ import json
 
 import tensorflow as tf
 
+from trainer import model_io
+
 _EXAMPLES = 5  # ids quoted in an error message
 
 
@@ -108,10 +110,7 @@ def write_results(results, question_ids, path):
 
 def read_results(path):
   """The parsed results file at `path` (local or gs://)."""
-  if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: not found')
-  with tf.io.gfile.GFile(path) as f:
-    try:
-      return json.load(f)
-    except json.JSONDecodeError as e:
-      raise ResultsFileError(f'{path}: not valid JSON ({e})') from e
+  try:
+    return model_io.read_json(path)
+  except ValueError as e:  # not valid JSON
+    raise ResultsFileError(str(e)) from e

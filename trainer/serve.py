@@ -29,6 +29,7 @@ import importlib.resources
 import ipaddress
 import sys
 
+from trainer import model_specs
 from trainer import serve_backends
 from trainer import serve_inputs
 
@@ -230,7 +231,10 @@ def config_from_args(args):
   if args.questions < 1:
     raise ValueError('--questions must be >= 1')
   return ServeConfig(
-      models=serve_backends.parse_model_specs(args.models), data=args.data,
+      models=model_specs.parse_model_specs(
+          args.models, 'a MODEL_DIR with an export/ folder, or a .tflite '
+          'file'),
+      data=args.data,
       split=args.split, questions=args.questions, host=args.host,
       port=args.port, limits=serve_inputs.UploadLimits(
           max_upload_bytes=int(args.max_upload_mb * 2**20),

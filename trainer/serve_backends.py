@@ -34,23 +34,6 @@ class Answered:
   milliseconds: float
 
 
-def parse_model_specs(entries):
-  """['NAME=PATH', ...] -> ((name, path), ...); ValueError names the entry."""
-  specs = []
-  for entry in entries:
-    name, sep, path = entry.partition('=')
-    name, path = name.strip(), path.strip()
-    if not sep or not name or not path:
-      raise ValueError(f'--models {entry!r}: expected NAME=PATH (a MODEL_DIR '
-                       'with an export/ folder, or a .tflite file)')
-    if name in dict(specs):
-      raise ValueError(f'--models: the name {name!r} is given twice')
-    specs.append((name, path))
-  if not specs:
-    raise ValueError('--models: give at least one NAME=PATH')
-  return tuple(specs)
-
-
 def _timed(call):
   start = time.perf_counter()
   result = call()

@@ -1,0 +1,24 @@
+"""`--models NAME=PATH ...`: the models that `vqa report` and `vqa serve` take."""
+import tensorflow as tf
+
+
+def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file'):
+  """['NAME=PATH', ...] -> ((name, path), ...), checked early.
+
+  Raises:
+    ValueError: malformed entry, repeated name, or a path that does not exist.
+  """
+  specs = []
+  for entry in entries:
+    name, sep, path = entry.partition('=')
+    name, path = name.strip(), path.strip()
+    if not sep or not name or not path:
+      raise ValueError(f'--models {entry!r}: expected NAME=PATH ({expected})')
+    if name in dict(specs):
+      raise ValueError(f'--models: the name {name!r} is given twice')
+    if not tf.io.gfile.exists(path):
+      raise ValueError(f'--models {name}={path}: {path} does not exist')
+    specs.append((name, path))
+  if not specs:
+    raise ValueError('--models: give at least one NAME=PATH')
+  return tuple(specs)
