@@ -25,7 +25,7 @@ MARKER = '.vqa-demo'
 class DemoConfig:
   """Sizes chosen so the complete demo fits in minutes on a 2-core laptop."""
   output: str = 'demo_output'
-  images_per_split: int = 1600
+  images_per_split: int = 800
   questions_per_image: int = 5
   # test2015 has no annotations, as in the official download: the teacher's
   # answers are all the student learns from it.
