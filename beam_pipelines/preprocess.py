@@ -293,29 +293,28 @@ def _read_and_join(pipeline, split, config):
   return joined.records, outcomes, rejected
 
 
+def _image_source(split, config):
+  return transforms.ImageSource(split, config.image_dir(split),
+                                config.image_pattern, config.image_size,
+                                config.max_image_pixels)
+
+
 def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
-  """Labels, tokenises, attaches images and writes one split's shards."""
+  """Labels and tokenises one split's records, then encodes and writes them."""
   label = lambda name: f'{name}[{split}]'
   labelled = records | label('AssignLabels') >> transforms.AssignLabels(
       vocabulary, is_training=(split == config.training_split))
   tokenized = labelled.records | label('Tokenize') >> beam.ParDo(
       transforms.TokenizeQuestions(tokenizer_files, config.max_question_tokens)
   ).with_outputs(transforms.OUTCOMES, main='records')
-  with_images, image_outcomes, rejected = (
-      tokenized.records | label('EncodeImages') >> transforms.AttachImages(
-          split, config.image_dir(split), config.image_pattern,
-          config.image_size, config.max_image_pixels))
-  examples = with_images | label('ToExample') >> beam.Map(
-      transforms.to_example, config.max_question_tokens,
-      vocabulary=beam.pvalue.AsSingleton(vocabulary))
-  _ = examples | label('WriteShards') >> sinks.WriteShards(
-      contract.shard_prefix(config.output, split), config.num_shards,
-      contract.SHARD_SUFFIX)
-  written = examples | label('CountWritten') >> beam.Map(
-      lambda _: accounting.outcome(split, accounting.WRITTEN))
+  written = tokenized.records | label('WriteShards') >> (
+      transforms.WriteExampleShards(
+          _image_source(split, config),
+          contract.shard_prefix(config.output, split), config.num_shards,
+          config.max_question_tokens, vocabulary))
   outcomes = [labelled[transforms.OUTCOMES], tokenized[transforms.OUTCOMES],
-              image_outcomes, written]
-  return outcomes, rejected
+              written[transforms.OUTCOMES]]
+  return outcomes, written[transforms.REJECTED]
 
 
 def _write_rejected(rejected, split, config):
