@@ -358,15 +358,22 @@ def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
 
 
 def pipeline_options(beam_args):
-  """Beam options; locally, DirectRunner in multi-processing mode by default."""
+  """Beam options; locally, DirectRunner in memory (one process) by default.
+
+  In memory, bundles pass between steps without gRPC or extra processes,
+  which on a small machine costs the least CPU. The multi_threading mode was
+  about 1.9x faster on 2 cores, but in one of two runs of 15,000 questions it
+  lost records between steps (caught by the accounting: exit status 1), so
+  it is left to an explicit --direct_running_mode (benchmarks/RESULTS.md).
+  """
   options = PipelineOptions(beam_args)
   standard = options.view_as(StandardOptions)
   if not standard.runner:
     standard.runner = 'DirectRunner'
     direct = options.view_as(DirectOptions)
     if not any(arg.startswith('--direct_running_mode') for arg in beam_args):
-      direct.direct_running_mode = 'multi_processing'
-      direct.direct_num_workers = 0
+      direct.direct_running_mode = 'in_memory'
+      direct.direct_num_workers = 1
   return options
 
 
