@@ -362,9 +362,10 @@ def pipeline_options(beam_args):
 
   In memory, bundles pass between steps without gRPC or extra processes,
   which on a small machine costs the least CPU. The multi_threading mode was
-  about 1.9x faster on 2 cores, but in one of two runs of 15,000 questions it
-  lost records between steps (caught by the accounting: exit status 1), so
-  it is left to an explicit --direct_running_mode (benchmarks/RESULTS.md).
+  1.3-1.8x faster on 2 cores, but it lost records between steps in two of
+  four runs of 15,000 questions and in a full-size run (caught by the
+  accounting: exit status 1), so it is left to an explicit
+  --direct_running_mode (benchmarks/RESULTS.md).
   """
   options = PipelineOptions(beam_args)
   standard = options.view_as(StandardOptions)
