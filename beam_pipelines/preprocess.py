@@ -303,29 +303,28 @@ def _read_and_join(pipeline, split, config):
   return joined.records, outcomes, rejected
 
 
+def _image_source(split, config):
+  return transforms.ImageSource(split, config.image_dir(split),
+                                config.image_pattern, config.image_size,
+                                config.max_image_pixels)
+
+
 def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
-  """Labels, tokenises, attaches images and writes one split's shards."""
+  """Labels and tokenises one split's records, then encodes and writes them."""
   label = lambda name: f'{name}[{split}]'
   labelled = records | label('AssignLabels') >> transforms.AssignLabels(
       vocabulary, is_training=(split == config.training_split))
   tokenized = labelled.records | label('Tokenize') >> beam.ParDo(
       transforms.TokenizeQuestions(tokenizer_files, config.max_question_tokens)
   ).with_outputs(transforms.OUTCOMES, main='records')
-  with_images, image_outcomes, rejected = (
-      tokenized.records | label('EncodeImages') >> transforms.AttachImages(
-          split, config.image_dir(split), config.image_pattern,
-          config.image_size, config.max_image_pixels))
-  examples = with_images | label('ToExample') >> beam.Map(
-      transforms.to_example, config.max_question_tokens,
-      vocabulary=beam.pvalue.AsSingleton(vocabulary))
-  _ = examples | label('WriteShards') >> sinks.WriteShards(
-      contract.shard_prefix(config.output, split), config.num_shards,
-      contract.SHARD_SUFFIX)
-  written = examples | label('CountWritten') >> beam.Map(
-      lambda _: accounting.outcome(split, accounting.WRITTEN))
+  written = tokenized.records | label('WriteShards') >> (
+      transforms.WriteExampleShards(
+          _image_source(split, config),
+          contract.shard_prefix(config.output, split), config.num_shards,
+          config.max_question_tokens, vocabulary))
   outcomes = [labelled[transforms.OUTCOMES], tokenized[transforms.OUTCOMES],
-              image_outcomes, written]
-  return outcomes, rejected
+              written[transforms.OUTCOMES]]
+  return outcomes, written[transforms.REJECTED]
 
 
 def _write_rejected(rejected, split, config):
@@ -369,15 +368,23 @@ def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
 
 
 def pipeline_options(beam_args):
-  """Beam options; locally, DirectRunner in multi-processing mode by default."""
+  """Beam options; locally, DirectRunner in memory (one process) by default.
+
+  In memory, bundles pass between steps without gRPC or extra processes,
+  which on a small machine costs the least CPU. The multi_threading mode was
+  1.3-1.8x faster on 2 cores, but it lost records between steps in two of
+  four runs of 15,000 questions and in a full-size run (caught by the
+  accounting: exit status 1), so it is left to an explicit
+  --direct_running_mode (benchmarks/RESULTS.md).
+  """
   options = PipelineOptions(beam_args)
   standard = options.view_as(StandardOptions)
   if not standard.runner:
     standard.runner = 'DirectRunner'
     direct = options.view_as(DirectOptions)
     if not any(arg.startswith('--direct_running_mode') for arg in beam_args):
-      direct.direct_running_mode = 'multi_processing'
-      direct.direct_num_workers = 0
+      direct.direct_running_mode = 'in_memory'
+      direct.direct_num_workers = 1
   return options
 
 

@@ -8,40 +8,21 @@ worker, after a GroupByKey on the shard index, needs only plain object writes
 retried bundle rewrites the same shard from the same records.
 """
 import json
-import struct
-import zlib
 
 import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-import google_crc32c
 
-_CRC_MASK_DELTA = 0xa282ead8
+from beam_pipelines.shard_files import shard_index
+from beam_pipelines.shard_files import shard_path
+from beam_pipelines.shard_files import tfrecord_frame
 
-
-def _masked_crc32c(data):
-  crc = google_crc32c.value(data)
-  return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xffffffff
-
-
-def tfrecord_frame(record):
-  """One record in TFRecord framing: length, its CRC, data, its CRC."""
-  length = struct.pack('<Q', len(record))
-  return (length + struct.pack('<I', _masked_crc32c(length)) + record +
-          struct.pack('<I', _masked_crc32c(record)))
+__all__ = ['WriteShards', 'jsonl_line', 'shard_index', 'shard_path',
+           'tfrecord_frame']
 
 
 def jsonl_line(record):
   return (json.dumps(record, sort_keys=True) + '\n').encode('utf-8')
-
-
-def shard_path(prefix, index, num_shards, suffix):
-  return f'{prefix}-{index:05d}-of-{num_shards:05d}{suffix}'
-
-
-def shard_index(key, num_shards):
-  """A stable shard for an integer key (Python's hash of str is salted)."""
-  return zlib.crc32(str(key).encode('utf-8')) % num_shards
 
 
 class _WriteShard(beam.DoFn):

@@ -8,8 +8,6 @@ import json
 import os
 import tempfile
 
-from apache_beam.io.filesystems import FileSystems
-
 from trainer import bundled
 
 DEFAULT_TOKENIZER = bundled.BUNDLED_NAME
@@ -38,6 +36,9 @@ def _is_directory_spec(spec):
 
 
 def _read_directory(directory):
+  # Imported here: FileSystems pulls in Beam, which plain-Python users of
+  # QuestionTokenizer (the benchmark's baselines) do not need.
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
   files = {}
   for name in TOKENIZER_FILES:
     path = f'{directory.rstrip("/")}/{name}'

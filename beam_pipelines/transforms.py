@@ -4,16 +4,19 @@ Every question read produces exactly one outcome (written, filtered or rejected
 with a reason) on the OUTCOMES output of the step that decides it; rejected
 questions also go to the REJECTED output, which is written to rejected/.
 """
+import dataclasses
 import json
 import sys
 import time
 
 import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.metrics import Metrics
 
 from beam_pipelines import accounting
 from beam_pipelines import images
 from beam_pipelines import layout
+from beam_pipelines import shard_files
 from beam_pipelines import tokenization
 from beam_pipelines import vqa_json
 from trainer import contract
@@ -66,7 +69,11 @@ class _KeyQuestions(beam.DoFn):
 
 
 class ReadQuestions(beam.PTransform):
-  """Reads a questions file into (question_id, record), tagged outputs too."""
+  """Reads a questions file into (question_id, record), tagged outputs too.
+
+  The file is streamed by one worker; no Reshuffle follows, because the join
+  by question id right after spreads the records anyway.
+  """
 
   def __init__(self, split, path):
     super().__init__()
@@ -77,9 +84,8 @@ class ReadQuestions(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'LoadRecords' >> beam.FlatMap(vqa_json.load_records,
-                                        layout.QUESTIONS_KEY)
-        | 'Spread' >> beam.Reshuffle()
+        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
+                                          layout.QUESTIONS_KEY)
         | 'CheckAndKey' >> beam.ParDo(_KeyQuestions(self._split)).with_outputs(
             OUTCOMES, REJECTED, main='questions'))
 
@@ -93,7 +99,7 @@ def _key_annotation(record, split):
       return
     yield question_id, None  # Known question, unusable annotation.
     return
-  yield record['question_id'], record
+  yield record['question_id'], vqa_json.slim_annotation(record)
 
 
 class ReadAnnotations(beam.PTransform):
@@ -108,9 +114,8 @@ class ReadAnnotations(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'LoadRecords' >> beam.FlatMap(vqa_json.load_records,
-                                        layout.ANNOTATIONS_KEY)
-        | 'Spread' >> beam.Reshuffle()
+        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
+                                          layout.ANNOTATIONS_KEY)
         | 'CheckAndKey' >> beam.FlatMap(_key_annotation, self._split)
         .with_outputs(OUTCOMES, main='annotations'))
 
@@ -329,115 +334,51 @@ class _Progress:
             f'({rate:.0f}/s)', file=sys.stderr, flush=True)
 
 
-class EncodeImages(beam.DoFn):
-  """Reads, decodes, resizes and re-encodes one image per distinct image id."""
+@dataclasses.dataclass(frozen=True)
+class ImageSource:
+  """Where a split's images are, and the size and limit they are encoded to."""
+  split: str
+  image_dir: str
+  image_pattern: str
+  image_size: int
+  max_pixels: int
 
-  def __init__(self, split, image_dir, image_pattern, image_size, max_pixels):
-    self._split = split
-    self._image_dir = image_dir
-    self._image_pattern = image_pattern
-    self._image_size = image_size
-    self._max_pixels = max_pixels
-    self._images_read = Metrics.counter(METRICS_NAMESPACE, 'images_read')
-    self._image_bytes = Metrics.distribution(METRICS_NAMESPACE,
-                                             'encoded_image_bytes')
-    self._progress = None
-
-  def setup(self):
-    self._progress = _Progress(f'{self._split} images encoded')
-
-  def image_path(self, image_id):
+  def path(self, image_id):
     return layout.join_path(
-        self._image_dir,
-        layout.image_filename(self._split, image_id, self._image_pattern))
-
-  def _read(self, path):
-    # Imported here: FileSystems pulls in every registered file system.
-    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
-    try:
-      with FileSystems.open(path, compression_type='uncompressed') as f:
-        return f.read()
-    except Exception:  # pylint: disable=broad-except
-      if not FileSystems.exists(path):
-        return None
-      raise  # Transient or permission errors: let the runner retry or fail.
-
-  def process(self, image_id):
-    path = self.image_path(image_id)
-    self._images_read.inc()
-    self._progress.tick()
-    yield _event(self._split, accounting.IMAGES_READ)
-    raw = self._read(path)
-    try:
-      if raw is None:
-        raise images.ImageRejected(accounting.MISSING_IMAGE, path)
-      jpeg = images.encode_image(raw, self._image_size, self._max_pixels)
-    except images.ImageRejected as e:
-      yield _event(self._split, f'{accounting.IMAGES_REJECTED}/{e.reason}')
-      yield image_id, {'reason': e.reason, 'detail': f'{path}: {e.detail}'}
-      return
-    self._image_bytes.update(len(jpeg))
-    yield image_id, {'jpeg': jpeg}
+        self.image_dir,
+        layout.image_filename(self.split, image_id, self.image_pattern))
 
 
-def attach_image(grouped, split):
-  """Gives each question of one image the encoded image, or rejects them."""
-  image_id, group = grouped
-  encoded = group['image'][0] if group['image'] else {
-      'reason': accounting.MISSING_IMAGE, 'detail': 'image never read'}
-  for record in group['records']:
-    if 'jpeg' not in encoded:
-      yield from _reject(split, record['question_id'], image_id,
-                         encoded['reason'], encoded['detail'])
-      continue
-    with_image = dict(record)
-    with_image['jpeg'] = encoded['jpeg']
-    yield with_image
+def _read_file(path):
+  """The file's bytes, or None when it does not exist."""
+  # Imported here: FileSystems pulls in every registered file system.
+  from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+  try:
+    with FileSystems.open(path, compression_type='uncompressed') as f:
+      return f.read()
+  except Exception:  # pylint: disable=broad-except
+    if not FileSystems.exists(path):
+      return None
+    raise  # Transient or permission errors: let the runner retry or fail.
 
 
-class AttachImages(beam.PTransform):
-  """Encodes each referenced image once and joins it to its questions."""
-
-  def __init__(self, split, image_dir, image_pattern, image_size, max_pixels):
-    super().__init__()
-    self._split = split
-    self._encode = EncodeImages(split, image_dir, image_pattern, image_size,
-                                max_pixels)
-
-  def expand(self, records):
-    split = self._split
-    keyed = records | 'KeyByImage' >> beam.Map(
-        lambda record: (record['image_id'], record))
-    image_ids = (
-        keyed
-        | 'ImageIds' >> beam.Keys()
-        | 'Distinct' >> beam.Distinct())
-    referenced = image_ids | 'CountReferenced' >> beam.Map(
-        lambda _: accounting.outcome(split, accounting.EVENT,
-                                     accounting.IMAGES_REFERENCED))
-    encoded = image_ids | 'Encode' >> beam.ParDo(self._encode).with_outputs(
-        OUTCOMES, main='images')
-    joined = (
-        {'image': encoded.images, 'records': keyed}
-        | 'GroupByImage' >> beam.CoGroupByKey()
-        | 'Attach' >> beam.FlatMap(attach_image, split).with_outputs(
-            OUTCOMES, REJECTED, main='records'))
-    outcomes = (
-        (referenced, encoded[OUTCOMES], joined[OUTCOMES])
-        | 'FlattenOutcomes' >> beam.Flatten())
-    return joined.records, outcomes, joined[REJECTED]
+def encode_image_file(source, image_id):
+  """Reads and encodes one image: (jpeg, None) or (None, ImageRejected)."""
+  path = source.path(image_id)
+  raw = _read_file(path)
+  try:
+    if raw is None:
+      raise images.ImageRejected(accounting.MISSING_IMAGE, path)
+    return images.encode_image(raw, source.image_size, source.max_pixels), None
+  except images.ImageRejected as e:
+    return None, images.ImageRejected(e.reason, f'{path}: {e.detail}')
 
 
-def to_example(record, max_question_tokens, vocabulary):
-  """(image_id, serialised tf.train.Example) of a complete record.
-
-  Keyed by image, so that all the questions of an image go to one shard, next
-  to each other: gzip then stores the repeated image bytes about once (about
-  2.5x smaller shards than keying by question).
-  """
+def example_bytes(record, jpeg, max_question_tokens, num_answers):
+  """The serialised tf.train.Example of a labelled, tokenised record."""
   features = {
       contract.IMAGE_ID: record['image_id'],
-      contract.IMAGE_ENCODED: record['jpeg'],
+      contract.IMAGE_ENCODED: jpeg,
       contract.QUESTION_ID: record['question_id'],
       contract.QUESTION_TEXT: record['question'],
       contract.QUESTION_INPUT_IDS: record['input_ids'],
@@ -448,8 +389,109 @@ def to_example(record, max_question_tokens, vocabulary):
       contract.ANSWER_SCORES: record['scores'],
       contract.ANSWER_HUMAN: record['human_answers'],
   }
-  return record['image_id'], contract.make_example(
-      features, max_question_tokens, len(vocabulary['answers']))
+  return contract.make_example(features, max_question_tokens, num_answers)
+
+
+def group_by_image(records):
+  """[(image_id, records sorted by question_id)], by image id.
+
+  The order makes a shard's bytes the same on every run (a retried bundle
+  rewrites the same file), and puts an image's records next to each other so
+  that gzip stores the repeated JPEG about once.
+  """
+  by_image = {}
+  for record in records:
+    by_image.setdefault(record['image_id'], []).append(record)
+  return [(image_id, sorted(group, key=lambda r: r['question_id']))
+          for image_id, group in sorted(by_image.items())]
+
+
+class _EncodeAndWriteShard(beam.DoFn):
+  """Writes one shard: encodes each of its images once, then its Examples."""
+
+  def __init__(self, source, prefix, num_shards, max_question_tokens):
+    self._source = source
+    self._prefix = prefix
+    self._num_shards = num_shards
+    self._max_question_tokens = max_question_tokens
+    self._images_read = Metrics.counter(METRICS_NAMESPACE, 'images_read')
+    self._image_bytes = Metrics.distribution(METRICS_NAMESPACE,
+                                             'encoded_image_bytes')
+    self._progress = None
+
+  def setup(self):
+    self._progress = _Progress(f'{self._source.split} images encoded')
+
+  def _image_outcomes(self, image_id, records, file, num_answers):
+    """Encodes one image, writes its records; yields what happened."""
+    split = self._source.split
+    yield _event(split, accounting.IMAGES_REFERENCED)
+    yield _event(split, accounting.IMAGES_READ)
+    self._images_read.inc()
+    self._progress.tick()
+    jpeg, problem = encode_image_file(self._source, image_id)
+    if problem:
+      yield _event(split, f'{accounting.IMAGES_REJECTED}/{problem.reason}')
+      for record in records:
+        yield from _reject(split, record['question_id'], image_id,
+                           problem.reason, problem.detail)
+      return
+    self._image_bytes.update(len(jpeg))
+    written = accounting.outcome(split, accounting.WRITTEN)
+    for record in records:
+      file.write(shard_files.tfrecord_frame(example_bytes(
+          record, jpeg, self._max_question_tokens, num_answers)))
+      yield beam.pvalue.TaggedOutput(OUTCOMES, written)
+
+  def process(self, keyed_records, vocabulary):
+    # Imported here: FileSystems pulls in every registered file system.
+    from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
+    index, grouped = keyed_records
+    path = shard_files.shard_path(self._prefix, index, self._num_shards,
+                                  contract.SHARD_SUFFIX)
+    num_answers = len(vocabulary['answers'])
+    groups = group_by_image(grouped['records'])
+    with FileSystems.create(path, compression_type=CompressionTypes.GZIP) as f:
+      for image_id, records in groups:
+        yield from self._image_outcomes(image_id, records, f, num_answers)
+    yield path, sum(len(records) for _, records in groups)
+
+
+class WriteExampleShards(beam.PTransform):
+  """Writes labelled, tokenised records as Examples into `num_shards` files.
+
+  Records are grouped by the shard of their image (sinks.shard_index of the
+  image id), and the step that writes a shard reads, decodes and encodes each
+  of its images once. So only question metadata crosses the shuffle, never
+  image bytes, and no image is decoded twice. The price: the writing step runs
+  at most `num_shards` bundles at a time, so give at least as many shards as
+  worker cores (on Dataflow, all workers' cores). Returns the (path, records
+  written) of each shard, with tagged OUTCOMES and REJECTED.
+  """
+
+  def __init__(self, source, prefix, num_shards, max_question_tokens,
+               vocabulary):
+    super().__init__()
+    if num_shards < 1:
+      raise ValueError(f'num_shards must be >= 1, got {num_shards}')
+    self._writer = _EncodeAndWriteShard(source, prefix, num_shards,
+                                        max_question_tokens)
+    self._num_shards = num_shards
+    self._vocabulary = vocabulary
+
+  def expand(self, records):
+    n = self._num_shards
+    # Every shard index appears at least once, so empty shards are written too.
+    all_indices = (records.pipeline
+                   | 'ListShards' >> beam.Create([(i, None) for i in range(n)]))
+    by_shard = records | 'KeyByShard' >> beam.Map(
+        lambda record: (shard_files.shard_index(record['image_id'], n), record))
+    return (
+        {'records': by_shard, 'shards': all_indices}
+        | 'GroupByShard' >> beam.CoGroupByKey()
+        | 'EncodeAndWrite' >> beam.ParDo(
+            self._writer, vocabulary=beam.pvalue.AsSingleton(self._vocabulary)
+        ).with_outputs(OUTCOMES, REJECTED, main='shards'))
 
 
 def _count_outcome(outcome_key):

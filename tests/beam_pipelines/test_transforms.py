@@ -128,3 +128,11 @@ def test_labels_filter_training_questions_outside_the_vocabulary(
                 equal_to(expected_written), label='CheckRecords')
     assert_that(labelled[transforms.OUTCOMES] | 'Kinds' >> beam.Map(
         lambda o: o[1:]), equal_to(expected_outcome), label='CheckOutcomes')
+
+
+def test_group_by_image_orders_images_and_their_questions():
+  records = [{'image_id': image_id, 'question_id': question_id}
+             for image_id, question_id in ((5, 52), (3, 31), (5, 51), (3, 30))]
+  grouped = transforms.group_by_image(records)
+  assert [(image_id, [r['question_id'] for r in group])
+          for image_id, group in grouped] == [(3, [30, 31]), (5, [51, 52])]
