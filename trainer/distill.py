@@ -34,7 +34,6 @@ from trainer import contract
 from trainer import defaults
 from trainer import distribution
 from trainer import feature_cache
-from trainer import image_check
 from trainer import input_pipeline
 from trainer import model_io
 from trainer import student as student_lib
@@ -397,11 +396,8 @@ def distill(config, strategy=None, extra_callbacks=()):
                                   global_batch)
   summary['parameters'] = int(student.count_params())
   summary['training_splits'] = list(config.training_splits)
-  summary['choices'] = [choice.to_dict() for choice in choices]
-  summary['image_check'] = train.run_image_check(student, config, spec,
-                                                 global_batch)
-  if chief:
-    image_check.print_check(summary['image_check'])
+  train.add_choices_and_image_check(summary, choices, student, config, spec,
+                                    global_batch, chief)
   return train.save_outputs(student, config, spec, output, chief, summary,
                             model_config=config.student,
                             extra={'choices': summary['choices']})

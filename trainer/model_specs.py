@@ -1,4 +1,4 @@
-"""`--models NAME=PATH ...`: the models that `vqa report` and `vqa serve` take."""
+"""`--models NAME=PATH ...`: the models `vqa report` and `vqa serve` take."""
 import tensorflow as tf
 
 

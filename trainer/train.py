@@ -218,6 +218,16 @@ def run_image_check(model, config, spec, global_batch):
                              config.image_check_questions)
 
 
+def add_choices_and_image_check(summary, choices, model, config, spec,
+                                global_batch, chief):
+  """Adds the decided defaults and the image-branch check (printed by the
+  chief) to a fit's summary."""
+  summary['choices'] = [choice.to_dict() for choice in choices]
+  summary['image_check'] = run_image_check(model, config, spec, global_batch)
+  if chief:
+    image_check.print_check(summary['image_check'])
+
+
 def history_summary(history, val_metrics, seconds, strategy, global_batch):
   """What history.json records about a fit."""
   return {'history': {k: [float(v) for v in values]
@@ -305,33 +315,32 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
     model = models.full_model(layers, spec.max_question_tokens)
   summary = history_summary(history, val_metrics, seconds, strategy,
                             global_batch)
-  summary['choices'] = [choice.to_dict() for choice in choices]
-  summary['image_check'] = run_image_check(model, config, spec, global_batch)
-  if chief:
-    image_check.print_check(summary['image_check'])
+  add_choices_and_image_check(summary, choices, model, config, spec,
+                              global_batch, chief)
   return save_outputs(model, config, spec, output, chief, summary,
                       extra={'choices': summary['choices']})
 
 
 def add_model_flags(parser):
-  defaults = models.ModelConfig()  # pylint: disable=redefined-outer-name
-  parser.add_argument('--model', dest='kind', default=defaults.kind,
+  model_defaults = models.ModelConfig()
+  parser.add_argument('--model', dest='kind', default=model_defaults.kind,
                       choices=('teacher', 'question-only'))
-  parser.add_argument('--text-encoder', default=defaults.text_encoder,
+  parser.add_argument('--text-encoder', default=model_defaults.text_encoder,
                       help='bundled all-MiniLM-L6-v2, a local or gs:// '
                       'directory, a hub name, or "tiny" (random, for tests)')
   parser.add_argument('--text-trainable-layers', type=int,
-                      default=defaults.text_trainable_layers,
+                      default=model_defaults.text_trainable_layers,
                       help='fine-tune the top N BERT layers (0: frozen)')
-  parser.add_argument('--text-pooling', default=defaults.text_pooling,
+  parser.add_argument('--text-pooling', default=model_defaults.text_pooling,
                       choices=('mean', 'pooled'))
-  parser.add_argument('--image-weights', default=defaults.image_weights,
+  parser.add_argument('--image-weights', default=model_defaults.image_weights,
                       help='imagenet (downloads), none, or a weights file')
-  parser.add_argument('--image-alpha', type=float, default=defaults.image_alpha)
+  parser.add_argument('--image-alpha', type=float,
+                      default=model_defaults.image_alpha)
   trainable = parser.add_mutually_exclusive_group()
   trainable.add_argument('--image-trainable', dest='image_trainable',
                          action='store_const', const=True,
-                         default=defaults.image_trainable,
+                         default=model_defaults.image_trainable,
                          help='train MobileNetV2 (default without pretrained '
                          'weights)')
   trainable.add_argument('--image-frozen', dest='image_trainable',
@@ -339,21 +348,23 @@ def add_model_flags(parser):
                          help='freeze MobileNetV2 (default over pretrained '
                          'weights; refused without them)')
   parser.add_argument('--image-feature-stride', type=int,
-                      default=defaults.image_feature_stride,
+                      default=model_defaults.image_feature_stride,
                       choices=[0] + sorted(models.MOBILENET_STRIDE_LAYERS),
                       help='MobileNetV2 up to this output stride; 0 '
                       '(default): the deepest layer whose map is at least '
                       '6x6 at the records\' image size')
   parser.add_argument('--image-augment', nargs='?', const='flip',
-                      default=defaults.image_augment,
+                      default=model_defaults.image_augment,
                       choices=models.AUGMENTATIONS,
                       help='while training: flip (horizontal flips; the '
                       'default when the flag has no value) or flip-rotate '
                       '(all 8 flips and right-angle rotations); only for '
                       'answers that do not depend on orientation')
-  parser.add_argument('--fusion-width', type=int, default=defaults.fusion_width)
-  parser.add_argument('--hidden-width', type=int, default=defaults.hidden_width)
-  parser.add_argument('--dropout', type=float, default=defaults.dropout)
+  parser.add_argument('--fusion-width', type=int,
+                      default=model_defaults.fusion_width)
+  parser.add_argument('--hidden-width', type=int,
+                      default=model_defaults.hidden_width)
+  parser.add_argument('--dropout', type=float, default=model_defaults.dropout)
 
 
 def model_config_from_args(args):
@@ -369,21 +380,21 @@ def model_config_from_args(args):
 
 
 def build_parser():
-  defaults = TrainConfig()  # pylint: disable=redefined-outer-name
+  job_defaults = TrainConfig()
   parser = argparse.ArgumentParser(
       prog='vqa train', description=__doc__,
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--data', required=True, help='`vqa preprocess` output')
   parser.add_argument('--output', required=True, help='model directory')
   add_model_flags(parser)
-  add_fit_flags(parser, defaults)
+  add_fit_flags(parser, job_defaults)
   parser.add_argument('--mixed-precision', action='store_true')
   parser.add_argument('--cache-frozen-features',
                       action=argparse.BooleanOptionalAction,
-                      default=defaults.cache_frozen_features,
+                      default=job_defaults.cache_frozen_features,
                       help='compute frozen encoders once, train the rest '
                       '(default: whenever an encoder is frozen)')
-  parser.add_argument('--cache-dir', default=defaults.cache_dir,
+  parser.add_argument('--cache-dir', default=job_defaults.cache_dir,
                       help='where converted text encoders are kept '
                       '(default $VQA_CACHE_DIR or ~/.cache/vqa)')
   return parser
