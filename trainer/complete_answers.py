@@ -29,7 +29,9 @@ def answers_without_image(loaded, texts, batch_size=64):
 
   Tokenises like the serving signature (the records' WordPiece vocabulary).
   """
-  encoder = export.ServingModule(loaded, top_k=1)
+  encoder = export.RawInputEncoder(loaded.tokenizer_dir,
+                                   loaded.max_question_tokens,
+                                   loaded.image_size)
   answers = []
   for start in range(0, len(texts), batch_size):
     batch = tf.constant(texts[start:start + batch_size])
