@@ -2,11 +2,13 @@
 import tensorflow as tf
 
 
-def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file'):
+def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file',
+                      must_exist=True):
   """['NAME=PATH', ...] -> ((name, path), ...), checked early.
 
   Raises:
-    ValueError: malformed entry, repeated name, or a path that does not exist.
+    ValueError: malformed entry, repeated name, or (with `must_exist`) a path
+      that does not exist.
   """
   specs = []
   for entry in entries:
@@ -16,7 +18,7 @@ def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file'):
       raise ValueError(f'--models {entry!r}: expected NAME=PATH ({expected})')
     if name in dict(specs):
       raise ValueError(f'--models: the name {name!r} is given twice')
-    if not tf.io.gfile.exists(path):
+    if must_exist and not tf.io.gfile.exists(path):
       raise ValueError(f'--models {name}={path}: {path} does not exist')
     specs.append((name, path))
   if not specs:

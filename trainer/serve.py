@@ -231,9 +231,10 @@ def config_from_args(args):
   if args.questions < 1:
     raise ValueError('--questions must be >= 1')
   return ServeConfig(
+      # Each backend names a missing model when it loads it.
       models=model_specs.parse_model_specs(
           args.models, 'a MODEL_DIR with an export/ folder, or a .tflite '
-          'file'),
+          'file', must_exist=False),
       data=args.data,
       split=args.split, questions=args.questions, host=args.host,
       port=args.port, limits=serve_inputs.UploadLimits(

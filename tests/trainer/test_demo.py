@@ -13,8 +13,7 @@ from trainer import serve
 def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
   monkeypatch.setattr(demo, 'STAGES', demo.STAGES[:6])
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
-                               images_per_split=12, num_shards=2, epochs=1,
-                               batch_size=16)
+                               images_per_split=12, num_shards=2, epochs=1)
   timings = demo.run_demo(config)
   assert [name for name, _ in timings][-1] == 'predict'
   assert os.path.exists(os.path.join(config.output, 'teacher', 'export',
@@ -27,8 +26,7 @@ def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
 def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
                                images_per_split=12, num_shards=2,
-                               image_size=32, epochs=1, batch_size=16,
-                               student_epochs=1, prune_epochs=1,
+                               image_size=32, epochs=1, student_epochs=1, prune_epochs=1,
                                latency_repeats=1, sweep_trials=2,
                                sweep_epochs=1)
   timings = demo.run_demo(config)
