@@ -257,24 +257,14 @@ def measure_keras_model(name, model_dir, spec, config, examples=()):
                                           loaded.uses_image, spec.answers)
 
 
-def tflite_model_dir(path):
-  """MODEL_DIR when `path` is MODEL_DIR/tflite/*.tflite, else None."""
-  from trainer import tflite_export  # pylint: disable=g-import-not-at-top
-  folder = os.path.dirname(path)
-  model_dir = os.path.dirname(folder)
-  if os.path.basename(folder) == tflite_export.TFLITE_DIR and (
-      tf.io.gfile.exists(os.path.join(model_dir, model_io.CONFIG_FILE))):
-    return model_dir
-  return None
-
-
 def tflite_parameter_counts(path, spec):
   """Parameter counts of the Keras model whose MODEL_DIR/tflite/ holds `path`.
 
   A .tflite elsewhere has no Keras model to count: both counts are None
   ('-' in the table). The Keras model's answers are checked on the way.
   """
-  model_dir = tflite_model_dir(path)
+  from trainer import tflite_export  # pylint: disable=g-import-not-at-top
+  model_dir = tflite_export.model_dir_of(path)
   if model_dir is None:
     return {'parameters': None, 'nonzero_parameters': None}
   loaded = model_io.load_model(model_dir)

@@ -26,9 +26,9 @@ files that are not images, are refused with a message the page shows.
 import argparse
 import dataclasses
 import importlib.resources
-import ipaddress
 import sys
 
+from trainer import hosts
 from trainer import model_specs
 from trainer import serve_backends
 from trainer import serve_inputs
@@ -49,18 +49,9 @@ class ServeConfig:
   limits: serve_inputs.UploadLimits = serve_inputs.UploadLimits()
 
 
-def is_loopback(host):
-  if host == 'localhost':
-    return True
-  try:
-    return ipaddress.ip_address(host).is_loopback
-  except ValueError:
-    return False
-
-
 def host_warning(host):
   """A warning for a --host other than loopback, else None."""
-  if is_loopback(host):
+  if hosts.is_loopback(host):
     return None
   return (f'warning: --host {host}: the page and its API are open to every '
           'machine that can reach this one, without authentication, and '

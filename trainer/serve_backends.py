@@ -70,23 +70,13 @@ class TFLiteInputs:
   source: str  # the MODEL_DIR or data folder they come from
 
 
-def _model_dir_of(path):
-  """MODEL_DIR when `path` is MODEL_DIR/tflite/*.tflite, else None."""
-  folder = os.path.dirname(path)
-  model_dir = os.path.dirname(folder)
-  if os.path.basename(folder) == tflite_export.TFLITE_DIR and (
-      tf.io.gfile.exists(os.path.join(model_dir, model_io.CONFIG_FILE))):
-    return model_dir
-  return None
-
-
 def tflite_inputs(path, data_dir=None):
   """The answers, tokenizer and sizes of a .tflite file.
 
   Raises:
     ValueError: the file is outside a MODEL_DIR and no data folder is given.
   """
-  model_dir = _model_dir_of(path)
+  model_dir = tflite_export.model_dir_of(path)
   if model_dir:
     saved = model_io.read_json(os.path.join(model_dir, model_io.CONFIG_FILE))
     return TFLiteInputs(tuple(saved['answers']),

@@ -374,3 +374,13 @@ def main(argv=None):
 
 if __name__ == '__main__':
   sys.exit(main())
+
+
+def model_dir_of(path):
+  """MODEL_DIR when `path` is MODEL_DIR/tflite/*.tflite, else None."""
+  folder = os.path.dirname(path)
+  model_dir = os.path.dirname(folder)
+  if os.path.basename(folder) == TFLITE_DIR and (
+      tf.io.gfile.exists(os.path.join(model_dir, model_io.CONFIG_FILE))):
+    return model_dir
+  return None

@@ -6,29 +6,20 @@ local Ray keeps in ~/.ray/auth_token (`ray get-auth-token` prints it). The
 browser asks for it once and keeps it in a cookie; API clients send
 `Authorization: Bearer TOKEN`.
 """
-import ipaddress
 import json
 import os
 import sys
 import urllib.error
 import urllib.request
 
+from trainer import hosts
+
 TOKEN_FILE = os.path.join('~', '.ray', 'auth_token')
-
-
-def is_loopback(host):
-  """True for 127.0.0.0/8, ::1 and localhost."""
-  if host == 'localhost':
-    return True
-  try:
-    return ipaddress.ip_address(host).is_loopback
-  except ValueError:
-    return False  # a host name: it may resolve to anything
 
 
 def exposure_warning(host):
   """The warning for a dashboard reachable beyond this machine, or ''."""
-  if is_loopback(host):
+  if hosts.is_loopback(host):
     return ''
   return (f'warning: the Ray dashboard will listen on {host}, not only on '
           'this machine: anyone who reaches it and holds the token can run '
@@ -89,7 +80,7 @@ def instructions(url):
   elif mode == 'disabled':
     lines.append('  token authentication is off (RAY_AUTH_MODE=disabled).')
   host = url.split('//', 1)[-1].rsplit(':', 1)[0]
-  if not is_loopback(host):
+  if not hosts.is_loopback(host):
     lines.append('  it listens beyond this machine: keep the token secret.')
   return '\n'.join(lines)
 
