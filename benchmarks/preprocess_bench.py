@@ -41,7 +41,6 @@ import os
 import pathlib
 import platform
 import re
-import resource
 import shlex
 import shutil
 import statistics
@@ -51,6 +50,8 @@ import tempfile
 import time
 
 SPLIT = 'train2014'
+import child_processes  # pylint: disable=g-bad-import-order
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 COMMAND = 'python benchmarks/preprocess_bench.py'
 BASELINE = 'loop'
@@ -209,19 +210,6 @@ def variant_command(name, data_dir, output, args):
           '--num-shards', str(args.num_shards), *BEAM_FLAGS[name]]
 
 
-def _children_cpu_s():
-  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-  return usage.ru_utime + usage.ru_stime
-
-
-def _environment():
-  env = dict(os.environ)
-  env['PYTHONPATH'] = os.pathsep.join(
-      [str(REPO_ROOT)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-  env.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  return env
-
-
 def _written_and_images(name, stdout):
   if name.startswith('loop'):
     summary = json.loads(stdout.strip().splitlines()[-1])
@@ -250,12 +238,13 @@ def run_variant(name, round_index, data_dir, work_dir, args):
   output = os.path.join(work_dir, 'out', name)
   shutil.rmtree(output, ignore_errors=True)
   command = variant_command(name, data_dir, output, args)
-  cpu_before = _children_cpu_s()
+  cpu_before = child_processes.children_cpu_seconds()
   start = time.perf_counter()
-  done = subprocess.run(command, env=_environment(), capture_output=True,
+  env = child_processes.environment(TF_CPP_MIN_LOG_LEVEL='2')
+  done = subprocess.run(command, env=env, capture_output=True,
                         text=True, check=False)
   wall = time.perf_counter() - start
-  cpu = _children_cpu_s() - cpu_before
+  cpu = child_processes.children_cpu_seconds() - cpu_before
   if done.returncode:
     # Kept and reported, not fatal: exit status 1 is also how the pipeline
     # says that questions went unaccounted for.

@@ -21,12 +21,13 @@ import json
 import os
 import pathlib
 import random
-import resource
 import shlex
 import subprocess
 import sys
 import threading
 import time
+
+import child_processes  # pylint: disable=g-bad-import-order
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # VQA v2 (visualqa.org/download.html): questions and images per split.
@@ -168,27 +169,15 @@ class PeakMemory:
     self._thread.join()
 
 
-def _cpu_children_s():
-  usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-  return usage.ru_utime + usage.ru_stime
-
-
-def _environment():
-  env = dict(os.environ)
-  env['PYTHONPATH'] = os.pathsep.join(
-      [str(REPO_ROOT)] + ([env['PYTHONPATH']] if env.get('PYTHONPATH') else []))
-  return env
-
-
 def run_pipeline(data_dir, output, num_shards, beam_args):
   command = [sys.executable, '-m', 'beam_pipelines.preprocess',
              '--data-dir', data_dir, '--splits', 'train2014,val2014',
              '--output', output, '--overwrite',
              '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,
              '--num-shards', str(num_shards), *beam_args]
-  cpu_before = _cpu_children_s()
+  cpu_before = child_processes.children_cpu_seconds()
   start = time.perf_counter()
-  process = subprocess.Popen(command, env=_environment(),
+  process = subprocess.Popen(command, env=child_processes.environment(),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
   with PeakMemory(process.pid) as memory:
@@ -200,7 +189,8 @@ def run_pipeline(data_dir, output, num_shards, beam_args):
   # Exit status 1 with UNACCOUNTED: the figures still count, and say so.
   return {'command': shlex.join(command), 'exit_status': process.returncode,
           'wall_s': wall,
-          'cpu_s': _cpu_children_s() - cpu_before, 'stdout': stdout,
+          'cpu_s': child_processes.children_cpu_seconds() - cpu_before,
+          'stdout': stdout,
           'launcher_peak_mb': launcher[1] / 1024,
           'workers_peak_mb': sorted(
               (kb / 1024 for _, kb in memory.peaks.values()), reverse=True)}
