@@ -36,11 +36,11 @@ setuptools.setup(
     description='VQA v2 data preparation (Apache Beam), multimodal training '
     '(tf.distribute), distillation, pruning and quantisation.',
     packages=setuptools.find_packages(include=['beam_pipelines', 'trainer',
-                                               'tuning']),
+                                               'trainer.*', 'tuning']),
     # The page `vqa serve` shows.
-    package_data={'trainer': ['static/*.html']},
+    package_data={'trainer.serve': ['static/*.html']},
     python_requires='>=3.10,<3.13',
     install_requires=REQUIRED,
     extras_require=EXTRAS,
-    entry_points={'console_scripts': ['vqa=trainer.cli:main']},
+    entry_points={'console_scripts': ['vqa=trainer.app.cli:main']},
 )

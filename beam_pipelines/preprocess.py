@@ -29,7 +29,7 @@ from beam_pipelines import sinks
 from beam_pipelines import tokenization
 from beam_pipelines import transforms
 from beam_pipelines import vqa_json
-from trainer import contract
+from trainer.contract import record_spec
 
 
 @dataclasses.dataclass
@@ -65,7 +65,7 @@ class PreprocessConfig:
 
   def is_labelled(self, split):
     """test* splits (test2015, test-dev2015) and listed splits have no answers."""
-    return contract.is_labelled_split(split, self.unlabelled_splits)
+    return record_spec.is_labelled_split(split, self.unlabelled_splits)
 
   @property
   def training_split(self):
@@ -136,7 +136,7 @@ def parse_args(argv):
   config = PreprocessConfig(
       data_dir=args.data_dir.rstrip('/'),
       output=args.output.rstrip('/'),
-      splits=contract.split_list(args.splits),
+      splits=record_spec.split_list(args.splits),
       top_answers=args.top_answers,
       max_question_tokens=args.max_question_tokens,
       image_size=args.image_size,
@@ -147,7 +147,7 @@ def parse_args(argv):
       annotations=_split_overrides(args.annotations, '--annotations'),
       image_dirs=_split_overrides(args.image_dir, '--image-dir'),
       image_pattern=args.image_pattern,
-      unlabelled_splits=contract.split_list(args.unlabelled_splits),
+      unlabelled_splits=record_spec.split_list(args.unlabelled_splits),
       max_image_pixels=args.max_image_pixels,
       overwrite=args.overwrite)
   return config, beam_args
@@ -192,11 +192,11 @@ def _check_inputs_exist(config):
 
 
 def _existing_outputs(config):
-  patterns = [contract.metadata_path(config.output),
-              contract.tokenizer_dir(config.output) + '/*']
+  patterns = [record_spec.metadata_path(config.output),
+              record_spec.tokenizer_dir(config.output) + '/*']
   for split in config.splits:
-    patterns.append(contract.shard_glob(config.output, split))
-    patterns.append(contract.rejected_prefix(config.output, split) + '-*')
+    patterns.append(record_spec.shard_glob(config.output, split))
+    patterns.append(record_spec.rejected_prefix(config.output, split) + '-*')
   found = []
   for pattern in patterns:
     for match in FileSystems.match([pattern])[0].metadata_list:
@@ -247,7 +247,7 @@ def write_json(value, path):
 
 def write_tokenizer_files(tokenizer_files, output):
   """Keeps the exact tokenizer next to the records (training and serving use it)."""
-  directory = contract.tokenizer_dir(output)
+  directory = record_spec.tokenizer_dir(output)
   for name, content in sorted(tokenizer_files.items()):
     with FileSystems.create(f'{directory}/{name}') as f:
       f.write(content)
@@ -262,9 +262,9 @@ def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
                   'source_split': (config.training_split if not config.answers
                                    else config.answers)},
       'counts': accounting.build_counts(outcome_counts, config.splits),
-      'features': contract.describe_features(config.max_question_tokens,
+      'features': record_spec.describe_features(config.max_question_tokens,
                                              len(vocabulary['answers'])),
-      'shards': {split: contract.shard_glob(config.output, split)
+      'shards': {split: record_spec.shard_glob(config.output, split)
                  for split in config.splits},
       'inputs': {split: input_files(config, split) for split in config.splits},
   }
@@ -281,7 +281,7 @@ def input_files(config, split):
 
 def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info):
   metadata = build_metadata(outcome_counts, vocabulary, config, tokenizer_info)
-  return write_json(metadata, contract.metadata_path(config.output))
+  return write_json(metadata, record_spec.metadata_path(config.output))
 
 
 def _read_and_join(pipeline, split, config):
@@ -320,7 +320,7 @@ def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
   written = tokenized.records | label('WriteShards') >> (
       transforms.WriteExampleShards(
           _image_source(split, config),
-          contract.shard_prefix(config.output, split), config.num_shards,
+          record_spec.shard_prefix(config.output, split), config.num_shards,
           config.max_question_tokens, vocabulary))
   outcomes = [labelled[transforms.OUTCOMES], tokenized[transforms.OUTCOMES],
               written[transforms.OUTCOMES]]
@@ -335,7 +335,7 @@ def _write_rejected(rejected, split, config):
       | label('KeyRejected') >> beam.Map(
           lambda record: (record['question_id'], record))
       | label('WriteRejected') >> sinks.WriteShards(
-          contract.rejected_prefix(config.output, split), 1, '.jsonl',
+          record_spec.rejected_prefix(config.output, split), 1, '.jsonl',
           frame=sinks.jsonl_line,
           compression=beam.io.filesystem.CompressionTypes.UNCOMPRESSED))
 
@@ -357,7 +357,7 @@ def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
     _write_rejected(rejected + [more_rejected], split, config)
     outcomes += split_outcomes + more_outcomes
   _ = vocabulary_pc | 'WriteAnswers' >> beam.Map(
-      write_json, contract.answers_path(config.output))
+      write_json, record_spec.answers_path(config.output))
   _ = (
       outcomes
       | 'FlattenOutcomes' >> beam.Flatten()
@@ -397,7 +397,7 @@ def tokenizer_summary(config, tokenizer_files):
 
 
 def read_metadata(output):
-  with FileSystems.open(contract.metadata_path(output)) as f:
+  with FileSystems.open(record_spec.metadata_path(output)) as f:
     return json.load(f)
 
 

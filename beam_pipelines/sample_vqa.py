@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 from PIL import Image
 
 from beam_pipelines import layout
-from trainer import contract
+from trainer.contract import record_spec
 
 YES_NO = ('yes', 'no')
 COUNTS = ('1', '2', '3', '4')
@@ -327,7 +327,7 @@ def generate_split(out_dir: str, split: str, split_index: int, config,
   _write_json(layout.questions_path(out_dir, split),
               _questions_file(split, questions, family.description))
   # Like the official test2015 download: questions and images only.
-  if contract.is_labelled_split(split):
+  if record_spec.is_labelled_split(split):
     _write_json(layout.annotations_path(out_dir, split),
                 _annotations_file(split, annotations, family.description))
   return {'images': config.images_per_split, 'questions': len(questions)}

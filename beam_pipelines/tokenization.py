@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 
-from trainer import bundled
+from trainer.contract import bundled
 
 DEFAULT_TOKENIZER = bundled.BUNDLED_NAME
 # What BertTokenizerFast reads from a directory; vocab.txt is required.

@@ -19,8 +19,8 @@ from beam_pipelines import layout
 from beam_pipelines import shard_files
 from beam_pipelines import tokenization
 from beam_pipelines import vqa_json
-from trainer import contract
-from trainer import vqa_metric
+from trainer.contract import record_spec
+from trainer.contract import vqa_metric
 
 OUTCOMES = 'outcomes'
 REJECTED = 'rejected'
@@ -262,10 +262,10 @@ def assign_label(record, vocabulary, index, is_training):
   """Adds `label` and soft `scores`; filters training questions outside it."""
   answers = vocabulary['answers']
   labelled = dict(record)
-  labelled['label'] = index.get(record['top_answer'], contract.UNLABELLED)
+  labelled['label'] = index.get(record['top_answer'], record_spec.UNLABELLED)
   labelled['scores'] = vqa_metric.soft_scores(record['human_answers'], answers)
   split = record['split']
-  if record['human_answers'] and labelled['label'] == contract.UNLABELLED:
+  if record['human_answers'] and labelled['label'] == record_spec.UNLABELLED:
     if is_training:
       yield beam.pvalue.TaggedOutput(OUTCOMES, accounting.outcome(
           split, accounting.FILTERED, accounting.ANSWER_NOT_IN_VOCABULARY))
@@ -377,19 +377,19 @@ def encode_image_file(source, image_id):
 def example_bytes(record, jpeg, max_question_tokens, num_answers):
   """The serialised tf.train.Example of a labelled, tokenised record."""
   features = {
-      contract.IMAGE_ID: record['image_id'],
-      contract.IMAGE_ENCODED: jpeg,
-      contract.QUESTION_ID: record['question_id'],
-      contract.QUESTION_TEXT: record['question'],
-      contract.QUESTION_INPUT_IDS: record['input_ids'],
-      contract.QUESTION_ATTENTION_MASK: record['attention_mask'],
-      contract.QUESTION_TYPE: record['question_type'],
-      contract.ANSWER_TYPE: record['answer_type'],
-      contract.ANSWER_LABEL: record['label'],
-      contract.ANSWER_SCORES: record['scores'],
-      contract.ANSWER_HUMAN: record['human_answers'],
+      record_spec.IMAGE_ID: record['image_id'],
+      record_spec.IMAGE_ENCODED: jpeg,
+      record_spec.QUESTION_ID: record['question_id'],
+      record_spec.QUESTION_TEXT: record['question'],
+      record_spec.QUESTION_INPUT_IDS: record['input_ids'],
+      record_spec.QUESTION_ATTENTION_MASK: record['attention_mask'],
+      record_spec.QUESTION_TYPE: record['question_type'],
+      record_spec.ANSWER_TYPE: record['answer_type'],
+      record_spec.ANSWER_LABEL: record['label'],
+      record_spec.ANSWER_SCORES: record['scores'],
+      record_spec.ANSWER_HUMAN: record['human_answers'],
   }
-  return contract.make_example(features, max_question_tokens, num_answers)
+  return record_spec.make_example(features, max_question_tokens, num_answers)
 
 
 def group_by_image(records):
@@ -448,7 +448,7 @@ class _EncodeAndWriteShard(beam.DoFn):
     from apache_beam.io.filesystems import FileSystems  # pylint: disable=g-import-not-at-top
     index, grouped = keyed_records
     path = shard_files.shard_path(self._prefix, index, self._num_shards,
-                                  contract.SHARD_SUFFIX)
+                                  record_spec.SHARD_SUFFIX)
     num_answers = len(vocabulary['answers'])
     groups = group_by_image(grouped['records'])
     with FileSystems.create(path, compression_type=CompressionTypes.GZIP) as f:

@@ -10,7 +10,7 @@ import re
 
 from beam_pipelines import accounting
 from beam_pipelines import layout
-from trainer import vqa_metric
+from trainer.contract import vqa_metric
 
 # Bytes read at a time; a value longer than the window doubles it.
 _CHUNK_BYTES = 1 << 20

@@ -13,8 +13,8 @@ import argparse
 import os
 import sys
 
-from trainer import demo
-from trainer import report
+from trainer.app import demo
+from trainer.measure import report
 
 
 def _row(table, name):

@@ -6,7 +6,7 @@ r"""The preprocessing work as a plain Python loop: the benchmark's baselines.
 Does what `vqa preprocess` does for one clean labelled split, without Beam:
 joins questions and annotations, builds the answer vocabulary, labels,
 tokenises with the product's tokenizer, decodes and re-encodes each image
-once, serialises each question's tf.train.Example (trainer/contract.py) and
+once, serialises each question's tf.train.Example (trainer/contract/record_spec.py) and
 writes the same gzip TFRecord shards, each image's records together, in the
 same order. With the same inputs the shards hold the same bytes as the
 pipeline's. `--workers 1` is the single-process loop; `--workers 0` spreads the
@@ -27,8 +27,8 @@ from beam_pipelines import layout
 from beam_pipelines import shard_files
 from beam_pipelines import tokenization
 from beam_pipelines import vqa_json
-from trainer import contract
-from trainer import vqa_metric
+from trainer.contract import record_spec
+from trainer.contract import vqa_metric
 
 _tokenizer = None  # One per process, loaded by _load_tokenizer.
 
@@ -101,8 +101,8 @@ def labelled(records, answers):
   index = {answer: i for i, answer in enumerate(answers)}
   kept = []
   for record in records:
-    label = index.get(record['top_answer'], contract.UNLABELLED)
-    if label == contract.UNLABELLED:
+    label = index.get(record['top_answer'], record_spec.UNLABELLED)
+    if label == record_spec.UNLABELLED:
       continue  # The training split filters them, as the pipeline does.
     kept.append(dict(record, label=label, scores=vqa_metric.soft_scores(
         record['human_answers'], answers)))
@@ -120,8 +120,8 @@ def shard_tasks(records, num_shards, data_dir, split, output, settings):
   for index in range(num_shards):
     groups = [(image_id, sorted(group, key=lambda r: r['question_id']))
               for image_id, group in sorted(by_shard[index].items())]
-    path = shard_files.shard_path(contract.shard_prefix(output, split), index,
-                                  num_shards, contract.SHARD_SUFFIX)
+    path = shard_files.shard_path(record_spec.shard_prefix(output, split), index,
+                                  num_shards, record_spec.SHARD_SUFFIX)
     tasks.append((path, groups, layout.image_dir(data_dir, split), split,
                   settings))
   return tasks
@@ -134,18 +134,18 @@ def _load_tokenizer(tokenizer_files, max_question_tokens):
 
 
 def _example(record, jpeg, ids, mask, settings):
-  return contract.make_example({
-      contract.IMAGE_ID: record['image_id'],
-      contract.IMAGE_ENCODED: jpeg,
-      contract.QUESTION_ID: record['question_id'],
-      contract.QUESTION_TEXT: record['question'],
-      contract.QUESTION_INPUT_IDS: ids,
-      contract.QUESTION_ATTENTION_MASK: mask,
-      contract.QUESTION_TYPE: record['question_type'],
-      contract.ANSWER_TYPE: record['answer_type'],
-      contract.ANSWER_LABEL: record['label'],
-      contract.ANSWER_SCORES: record['scores'],
-      contract.ANSWER_HUMAN: record['human_answers'],
+  return record_spec.make_example({
+      record_spec.IMAGE_ID: record['image_id'],
+      record_spec.IMAGE_ENCODED: jpeg,
+      record_spec.QUESTION_ID: record['question_id'],
+      record_spec.QUESTION_TEXT: record['question'],
+      record_spec.QUESTION_INPUT_IDS: ids,
+      record_spec.QUESTION_ATTENTION_MASK: mask,
+      record_spec.QUESTION_TYPE: record['question_type'],
+      record_spec.ANSWER_TYPE: record['answer_type'],
+      record_spec.ANSWER_LABEL: record['label'],
+      record_spec.ANSWER_SCORES: record['scores'],
+      record_spec.ANSWER_HUMAN: record['human_answers'],
   }, settings['max_question_tokens'], settings['num_answers'])
 
 
@@ -174,7 +174,7 @@ def run(args):
               'max_question_tokens': args.max_question_tokens}
   tasks = shard_tasks(labelled(records, answers), args.num_shards,
                       args.data_dir, args.split, args.output, settings)
-  os.makedirs(contract.shard_dir(args.output, args.split), exist_ok=True)
+  os.makedirs(record_spec.shard_dir(args.output, args.split), exist_ok=True)
   initargs = (read_tokenizer_files(), args.max_question_tokens)
   workers = args.workers or os.cpu_count()
   if workers == 1:

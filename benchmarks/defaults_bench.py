@@ -35,7 +35,7 @@ STUDENT_SHARE = 0.95
 def vqa(*args):
   """Runs one `vqa` subcommand as a user would; returns its seconds."""
   start = time.monotonic()
-  subprocess.run([sys.executable, '-m', 'trainer.cli', *map(str, args)],
+  subprocess.run([sys.executable, '-m', 'trainer.app.cli', *map(str, args)],
                  check=True)
   return time.monotonic() - start
 
@@ -72,14 +72,14 @@ def score(model_dir, records):
   """(VQA accuracy on val2014's written questions, with moved images)."""
   # Imported here: the training subprocesses must not share this process's
   # TensorFlow.
-  from trainer import image_check  # pylint: disable=g-import-not-at-top
-  from trainer import input_pipeline  # pylint: disable=g-import-not-at-top
-  from trainer import model_io  # pylint: disable=g-import-not-at-top
+  from trainer.measure import image_check  # pylint: disable=g-import-not-at-top
+  from trainer.data import input_pipeline  # pylint: disable=g-import-not-at-top
+  from trainer.models import model_io  # pylint: disable=g-import-not-at-top
   spec = input_pipeline.read_data_spec(records)
   loaded = model_io.load_model(model_dir)
   logits_of = image_check.keras_logits(loaded.model)
   if not loaded.uses_image:
-    from trainer import evaluate  # pylint: disable=g-import-not-at-top
+    from trainer.measure import evaluate  # pylint: disable=g-import-not-at-top
     arrays, _ = evaluate.collect_predictions(logits_of, spec, 'val2014', 64,
                                              uses_image=False)
     accuracy = float(evaluate.vqa_scores(arrays, arrays['predicted']).mean())
@@ -89,8 +89,8 @@ def score(model_dir, records):
 
 
 def majority(records):
-  from trainer import evaluate  # pylint: disable=g-import-not-at-top
-  from trainer import input_pipeline  # pylint: disable=g-import-not-at-top
+  from trainer.measure import evaluate  # pylint: disable=g-import-not-at-top
+  from trainer.data import input_pipeline  # pylint: disable=g-import-not-at-top
   spec = input_pipeline.read_data_spec(records)
   arrays, _ = evaluate.collect_predictions(
       lambda inputs: np.zeros((len(inputs['input_ids']), spec.num_answers)),

@@ -224,11 +224,11 @@ def _written_and_images(name, stdout):
 def shards_digest(output, num_shards):
   """sha256 of the decompressed shards, in shard order."""
   from beam_pipelines import shard_files  # pylint: disable=g-import-not-at-top
-  from trainer import contract  # pylint: disable=g-import-not-at-top
+  from trainer.contract import record_spec  # pylint: disable=g-import-not-at-top
   digest = hashlib.sha256()
   for index in range(num_shards):
-    path = shard_files.shard_path(contract.shard_prefix(output, SPLIT), index,
-                                  num_shards, contract.SHARD_SUFFIX)
+    path = shard_files.shard_path(record_spec.shard_prefix(output, SPLIT), index,
+                                  num_shards, record_spec.SHARD_SUFFIX)
     with gzip.open(path, 'rb') as f:
       digest.update(f.read())
   return digest.hexdigest()

@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
-from trainer import input_pipeline
-from trainer import models
-from trainer import train
+from trainer.data import input_pipeline
+from trainer.models import multimodal
+from trainer.fit import train
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +62,7 @@ def input_examples_per_second(records, config):
 
 def training_examples_per_second(records, config, work_dir, name, **fields):
   """Examples/s of fit() after a warm-up epoch (tracing excluded)."""
-  model = models.ModelConfig(image_weights='none', image_alpha=0.35,
+  model = multimodal.ModelConfig(image_weights='none', image_alpha=0.35,
                              image_trainable=True)
   train_config = train.TrainConfig(
       data=records, output=os.path.join(work_dir, name), model=model,

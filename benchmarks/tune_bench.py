@@ -21,7 +21,7 @@ import sys
 import trainer  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS)
 import ray
 
-from trainer import distill
+from trainer.fit import distill
 from tuning import options as options_lib
 from tuning import results
 from tuning import sweep

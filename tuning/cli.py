@@ -154,10 +154,10 @@ def base_config(args, trainer_flags):
   argv = ['--data', args.data, '--output',
           os.path.join(args.output, 'unused')] + list(trainer_flags)
   if args.kind == 'distill':
-    from trainer import distill as job  # pylint: disable=g-import-not-at-top
+    from trainer.fit import distill as job  # pylint: disable=g-import-not-at-top
     argv += ['--teacher', args.teacher]
   else:
-    from trainer import prune as job  # pylint: disable=g-import-not-at-top
+    from trainer.fit import prune as job  # pylint: disable=g-import-not-at-top
     argv += ['--model', args.model]
   parser = job.build_parser()
   # Its errors name both commands: an unknown flag reaches it from `vqa tune`.

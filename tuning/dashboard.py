@@ -12,7 +12,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from trainer import hosts
+from trainer.serve import hosts
 
 TOKEN_FILE = os.path.join('~', '.ray', 'auth_token')
 

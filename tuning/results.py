@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from ray import tune
 
-from trainer import model_io
-from trainer import pareto
+from trainer.models import model_io
+from trainer.measure import pareto
 from tuning import reporting
 
 COMPLETED = 'completed'
@@ -107,7 +107,7 @@ def pareto_front(table, accuracy=ACCURACY, size=SIZE):
   """Boolean mask: completed trials no other beats on both accuracy and size.
 
   A trial is dominated when another one is at least as accurate and at most
-  as large, and strictly better on one of the two (trainer.pareto).
+  as large, and strictly better on one of the two (trainer.measure.pareto).
   """
   candidates = table[(table['status'] == COMPLETED) & table[size].notna() &
                      table[accuracy].notna()]

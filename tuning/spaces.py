@@ -10,8 +10,8 @@ import dataclasses
 import numpy as np
 from ray import tune
 
-from trainer import defaults
-from trainer import prune
+from trainer.fit import defaults
+from trainer.fit import prune
 
 ALPHA_RANGE = (0.0, 1.0)
 TEMPERATURE_RANGE = (1.0, 30.0)  # searched on a log scale

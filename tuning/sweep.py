@@ -31,9 +31,9 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from trainer import distill
-from trainer import input_pipeline
-from trainer import train
+from trainer.fit import distill
+from trainer.data import input_pipeline
+from trainer.fit import train
 from tuning import dashboard
 from tuning.options import SweepOptions  # pylint: disable=unused-import
 from tuning import reporting
@@ -255,7 +255,7 @@ def run_distill_sweep(base, options, callbacks=()):
   """Searches alpha and temperature (and the student's width and rate).
 
   Args:
-    base: trainer.distill.DistillConfig with teacher, data, student sizes,
+    base: trainer.fit.distill.DistillConfig with teacher, data, student sizes,
       batch size, steps...; its output is ignored (each trial writes into
       its own directory), its alpha/temperature are the hand-picked default.
     options: SweepOptions.
@@ -302,7 +302,7 @@ def run_prune_sweep(base, options, callbacks=()):
   """Searches the final sparsity and the schedule; reports the Pareto front.
 
   Args:
-    base: trainer.prune.PruneConfig with model, data, batch size, steps...;
+    base: trainer.fit.prune.PruneConfig with model, data, batch size, steps...;
       its output is ignored, its schedule is the hand-picked default.
     options: SweepOptions (accuracy_tolerance chooses the best config).
     callbacks: more ray.tune.Callback objects.

@@ -16,8 +16,8 @@ import trainer  # pylint: disable=unused-import,g-bad-import-order
 import tensorflow as tf
 from ray import tune
 
-from trainer import distill
-from trainer import prune
+from trainer.fit import distill
+from trainer.fit import prune
 from tuning import reporting
 from tuning import spaces
 

@@ -13,7 +13,7 @@ from tests.beam_pipelines import gcs_emulator
 from tests.beam_pipelines import image_files
 from tests.beam_pipelines import records as records_lib
 from tests.beam_pipelines import vqa_files
-from trainer import contract
+from trainer.contract import record_spec
 
 IN_MEMORY = ['--direct_running_mode=in_memory']
 L = 12
@@ -107,7 +107,7 @@ def download_json(emulator, path):
 
 def read_rejected(emulator, split):
   rejected = {}
-  for path in emulator.list(contract.rejected_prefix(OUTPUT, split) + '-'):
+  for path in emulator.list(record_spec.rejected_prefix(OUTPUT, split) + '-'):
     for line in emulator.download(path).decode().splitlines():
       record = json.loads(line)
       rejected.setdefault(record['reason'], []).append(record['question_id'])
@@ -115,7 +115,7 @@ def read_rejected(emulator, split):
 
 
 def tokenizer_paths(metadata):
-  return [f'{contract.tokenizer_dir(OUTPUT)}/{name}'
+  return [f'{record_spec.tokenizer_dir(OUTPUT)}/{name}'
           for name in metadata['tokenizer']['files']]
 
 
@@ -123,8 +123,8 @@ def test_every_output_object_is_written_once_under_its_final_name(
     emulator, run):
   metadata, _ = run
   assert emulator.list(OUTPUT + '/') == sorted(
-      [contract.answers_path(OUTPUT), contract.metadata_path(OUTPUT)]
-      + [contract.rejected_prefix(OUTPUT, s) + '-00000-of-00001.jsonl'
+      [record_spec.answers_path(OUTPUT), record_spec.metadata_path(OUTPUT)]
+      + [record_spec.rejected_prefix(OUTPUT, s) + '-00000-of-00001.jsonl'
          for s in SPLITS]
       + shard_paths('train2014') + shard_paths('val2014')
       + tokenizer_paths(metadata))
@@ -132,7 +132,7 @@ def test_every_output_object_is_written_once_under_its_final_name(
 
 def test_tokenizer_files_are_kept_next_to_the_records(emulator, run):
   metadata, _ = run
-  assert metadata['tokenizer']['dir'] == contract.tokenizer_dir(OUTPUT)
+  assert metadata['tokenizer']['dir'] == record_spec.tokenizer_dir(OUTPUT)
   bundled = tokenization.resolve_tokenizer_files(tokenization.DEFAULT_TOKENIZER)
   for path in tokenizer_paths(metadata):
     assert emulator.download(path) == bundled[path.rsplit('/', 1)[1]]
@@ -145,23 +145,23 @@ def test_records_parse_with_the_trainer_contract(emulator, run, split,
   records = read_records(emulator, split, tmp_path)
   assert sorted(records) == EXPECTED_IDS[split]
   for record in records.values():
-    image = tf.io.decode_jpeg(record[contract.IMAGE_ENCODED]).numpy()
+    image = tf.io.decode_jpeg(record[record_spec.IMAGE_ENCODED]).numpy()
     assert image.shape == (32, 32, 3)
 
 
 def test_labels_follow_the_answers_written_to_gcs(emulator, run, tmp_path):
   del run
-  answers = download_json(emulator, contract.answers_path(OUTPUT))['answers']
+  answers = download_json(emulator, record_spec.answers_path(OUTPUT))['answers']
   assert answers == ['yes', '2', 'red']  # yes x2, then ties by name.
   train = read_records(emulator, 'train2014', tmp_path)
-  assert train[1001][contract.ANSWER_LABEL] == answers.index('red')
+  assert train[1001][record_spec.ANSWER_LABEL] == answers.index('red')
   val = read_records(emulator, 'val2014', tmp_path)
-  assert val[100002][contract.ANSWER_LABEL] == contract.UNLABELLED  # 'no'
+  assert val[100002][record_spec.ANSWER_LABEL] == record_spec.UNLABELLED  # 'no'
 
 
 def test_metadata_on_gcs_accounts_for_every_question(emulator, run):
   metadata, counters = run
-  assert download_json(emulator, contract.metadata_path(OUTPUT)) == metadata
+  assert download_json(emulator, record_spec.metadata_path(OUTPUT)) == metadata
   counts = metadata['counts']
   for split in SPLITS:
     entry = counts[split]
@@ -175,7 +175,7 @@ def test_metadata_on_gcs_accounts_for_every_question(emulator, run):
   # Image 1 serves two questions and is read once.
   assert counts['train2014']['events'][accounting.IMAGES_READ] == 3
   assert counters['train2014/written'] == 3
-  assert metadata['shards']['train2014'] == contract.shard_glob(OUTPUT,
+  assert metadata['shards']['train2014'] == record_spec.shard_glob(OUTPUT,
                                                                 'train2014')
 
 

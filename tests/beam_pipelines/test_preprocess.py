@@ -14,8 +14,8 @@ from beam_pipelines import tokenization
 from tests.beam_pipelines import image_files
 from tests.beam_pipelines import records as records_lib
 from tests.beam_pipelines import vqa_files
-from trainer import contract
-from trainer import vqa_metric
+from trainer.contract import record_spec
+from trainer.contract import vqa_metric
 
 IN_MEMORY = ['--direct_running_mode=in_memory']
 L = 12
@@ -110,13 +110,13 @@ def run(data_dir, tmp_path_factory):
 
 
 def read_records(output, split, num_answers=5):
-  files = sorted(glob.glob(contract.shard_glob(str(output), split)))
+  files = sorted(glob.glob(record_spec.shard_glob(str(output), split)))
   return records_lib.parse_shards(files, L, num_answers)
 
 
 def read_rejected(output, split):
   rejected = {}
-  for path in glob.glob(contract.rejected_prefix(str(output), split) + '-*'):
+  for path in glob.glob(record_spec.rejected_prefix(str(output), split) + '-*'):
     with open(path) as f:
       for line in f:
         record = json.loads(line)
@@ -126,7 +126,7 @@ def read_rejected(output, split):
 
 def test_vocabulary_is_the_top_answers_of_the_training_split(run):
   output, metadata, _ = run
-  with open(contract.answers_path(str(output))) as f:
+  with open(record_spec.answers_path(str(output))) as f:
     vocabulary = json.load(f)
   # Counted over the annotated training questions, including those whose
   # image is rejected later: yes x6, red x3, 2 x2, no x2 (ties by name).
@@ -205,53 +205,53 @@ def test_records_read_back_field_by_field(run):
   tokenizer = tokenization.QuestionTokenizer(
       tokenization.resolve_tokenizer_files(tokenization.DEFAULT_TOKENIZER), L)
   for question_id, record in records.items():
-    text = record[contract.QUESTION_TEXT].decode()
-    ids = record[contract.QUESTION_INPUT_IDS]
+    text = record[record_spec.QUESTION_TEXT].decode()
+    ids = record[record_spec.QUESTION_INPUT_IDS]
     if question_id != 3002:
       assert tokenizer.decode(ids) == text.lower()
-    assert list(record[contract.QUESTION_ATTENTION_MASK]) == [
+    assert list(record[record_spec.QUESTION_ATTENTION_MASK]) == [
         1 if i else 0 for i in ids]
-    image = tf.io.decode_jpeg(record[contract.IMAGE_ENCODED]).numpy()
+    image = tf.io.decode_jpeg(record[record_spec.IMAGE_ENCODED]).numpy()
     assert image.shape == (32, 32, 3)
   counting = records[1002]
-  assert counting[contract.ANSWER_LABEL] == 2  # '2'
-  assert list(counting[contract.ANSWER_HUMAN]) == [b'2'] * 8 + [b'3'] * 2
-  assert counting[contract.ANSWER_TYPE] == b'number'
-  assert counting[contract.QUESTION_TYPE] == b'how many'
+  assert counting[record_spec.ANSWER_LABEL] == 2  # '2'
+  assert list(counting[record_spec.ANSWER_HUMAN]) == [b'2'] * 8 + [b'3'] * 2
+  assert counting[record_spec.ANSWER_TYPE] == b'number'
+  assert counting[record_spec.QUESTION_TYPE] == b'how many'
   # Two "yes" among ten: leaving out a "yes" leaves 1 match (1/3), leaving
   # out a "no" leaves 2 (2/3): (2/3 + 16/3) / 10 = 0.6 for "yes", 1 for "no".
-  scores = records[1003][contract.ANSWER_SCORES]
+  scores = records[1003][record_spec.ANSWER_SCORES]
   assert scores == pytest.approx([0.6, 0, 0, 1.0, 0])
-  assert records[1003][contract.ANSWER_LABEL] == 3
-  assert records[3002][contract.QUESTION_ATTENTION_MASK].sum() == L
-  assert records[1001][contract.IMAGE_ID] == 1
+  assert records[1003][record_spec.ANSWER_LABEL] == 3
+  assert records[3002][record_spec.QUESTION_ATTENTION_MASK].sum() == L
+  assert records[1001][record_spec.IMAGE_ID] == 1
 
 
 def test_soft_scores_are_the_official_accuracy_of_each_answer(run):
   output, _, _ = run
-  with open(contract.answers_path(str(output))) as f:
+  with open(record_spec.answers_path(str(output))) as f:
     answers = json.load(f)['answers']
   for record in read_records(output, 'train2014').values():
-    humans = [h.decode() for h in record[contract.ANSWER_HUMAN]]
+    humans = [h.decode() for h in record[record_spec.ANSWER_HUMAN]]
     expected = [vqa_metric.vqa_accuracy(a, humans) for a in answers]
-    assert record[contract.ANSWER_SCORES] == pytest.approx(expected)
+    assert record[record_spec.ANSWER_SCORES] == pytest.approx(expected)
 
 
 def test_other_splits_keep_unknown_answers_and_unlabelled_questions(run):
   output, metadata, _ = run
   val = read_records(output, 'val2014')
-  assert val[100002][contract.ANSWER_LABEL] == 4  # circle
-  assert val[100001][contract.ANSWER_LABEL] == contract.UNLABELLED  # blue
-  assert list(val[100001][contract.ANSWER_HUMAN]) == [b'blue'] * 10
+  assert val[100002][record_spec.ANSWER_LABEL] == 4  # circle
+  assert val[100001][record_spec.ANSWER_LABEL] == record_spec.UNLABELLED  # blue
+  assert list(val[100001][record_spec.ANSWER_HUMAN]) == [b'blue'] * 10
   assert metadata['counts']['val2014']['written'] == 2
   assert metadata['counts']['val2014']['events'][
       accounting.LABEL_OUTSIDE_VOCABULARY] == 1
   test = read_records(output, 'test2015')
   assert sorted(test) == [200001, 200002]
   for record in test.values():
-    assert record[contract.ANSWER_LABEL] == contract.UNLABELLED
-    assert list(record[contract.ANSWER_HUMAN]) == [b''] * 10
-    assert record[contract.ANSWER_TYPE] == b''
+    assert record[record_spec.ANSWER_LABEL] == record_spec.UNLABELLED
+    assert list(record[record_spec.ANSWER_HUMAN]) == [b''] * 10
+    assert record[record_spec.ANSWER_TYPE] == b''
 
 
 def test_shards_and_metadata_follow_the_contract(run):
@@ -260,9 +260,9 @@ def test_shards_and_metadata_follow_the_contract(run):
     names = sorted(os.listdir(os.path.join(str(output), split)))
     assert names == [f'part-{i:05d}-of-00003.tfrecord.gz' for i in range(3)]
   assert [f['name'] for f in metadata['features']] == [
-      f.name for f in contract.FEATURES]
+      f.name for f in record_spec.FEATURES]
   assert metadata['tokenizer']['vocab_size'] == 30522
-  tokenizer_dir = contract.tokenizer_dir(str(output))
+  tokenizer_dir = record_spec.tokenizer_dir(str(output))
   assert metadata['tokenizer']['dir'] == tokenizer_dir
   with open(os.path.join(tokenizer_dir, 'vocab.txt')) as f:
     assert len(f.read().splitlines()) == 30522

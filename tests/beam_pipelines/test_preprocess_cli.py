@@ -8,7 +8,7 @@ from beam_pipelines import layout
 from beam_pipelines import preprocess
 from tests.beam_pipelines import image_files
 from tests.beam_pipelines import vqa_files
-from trainer import cli
+from trainer.app import cli
 
 IN_MEMORY = '--direct_running_mode=in_memory'
 

@@ -14,7 +14,7 @@ from beam_pipelines import sample_data
 from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from tests.beam_pipelines import sample_files
-from trainer import cli
+from trainer.app import cli
 
 YES_NO_TYPE = 'yes/no'
 SMALL = sample_data.SampleDataConfig(

@@ -5,10 +5,10 @@ import pytest
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
-from trainer import distill
-from trainer import models
-from trainer import student
-from trainer import train
+from trainer.fit import distill
+from trainer.models import multimodal
+from trainer.models import student
+from trainer.fit import train
 
 IMAGE_SIZE = 32
 TINY_IMAGE_ALPHA = 0.35
@@ -31,8 +31,8 @@ def tiny_config(data, output, **overrides):
   """A seconds-long configuration: tiny random BERT, MobileNetV2 x0.35."""
   model_fields = {k: overrides.pop(k) for k in list(overrides)
                   if k in {f.name for f in dataclasses.fields(
-                      models.ModelConfig)}}
-  model = models.ModelConfig(**dict(dict(
+                      multimodal.ModelConfig)}}
+  model = multimodal.ModelConfig(**dict(dict(
       text_encoder='tiny', image_weights='none', image_alpha=TINY_IMAGE_ALPHA,
       image_trainable=True, fusion_width=16, hidden_width=16, dropout=0.0),
       **model_fields))
@@ -101,8 +101,8 @@ def served_models(tiny_records, tiny_teacher, tiny_student, tmp_path_factory):
   are) and the student's int8 .tflite file."""
   # pylint: disable=g-import-not-at-top
   import shutil
-  from trainer import export
-  from trainer import tflite_export
+  from trainer.serve import export
+  from trainer.serve import tflite_export
   # pylint: enable=g-import-not-at-top
   root = tmp_path_factory.mktemp('served')
   teacher, student_dir = str(root / 'teacher'), str(root / 'student')

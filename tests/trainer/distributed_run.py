@@ -16,9 +16,9 @@ import numpy as np
 
 def _train(data, output, strategy, batch_size):
   from tests.trainer import conftest  # pylint: disable=g-import-not-at-top
-  from trainer import distribution  # pylint: disable=g-import-not-at-top
-  from trainer import model_io  # pylint: disable=g-import-not-at-top
-  from trainer import train  # pylint: disable=g-import-not-at-top
+  from trainer.fit import distribution  # pylint: disable=g-import-not-at-top
+  from trainer.models import model_io  # pylint: disable=g-import-not-at-top
+  from trainer.fit import train  # pylint: disable=g-import-not-at-top
   # A frozen image branch keeps BatchNorm in inference mode, so one device
   # and two replicas compute the same function of the same global batch.
   image_weights = conftest.save_image_weights(
@@ -43,7 +43,7 @@ def _train(data, output, strategy, batch_size):
 def main(argv):
   data, output, mode = argv
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from trainer import distribution  # pylint: disable=g-import-not-at-top
+  from trainer.fit import distribution  # pylint: disable=g-import-not-at-top
   if mode == 'mirrored-vs-one':
     cpu = tf.config.list_physical_devices('CPU')[0]
     tf.config.set_logical_device_configuration(

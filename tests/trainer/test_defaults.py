@@ -1,5 +1,5 @@
-"""The defaults decided for the user (trainer/defaults.py) and the
-image-branch check (trainer/image_check.py)."""
+"""The defaults decided for the user (trainer/fit/defaults.py) and the
+image-branch check (trainer/measure/image_check.py)."""
 import json
 import os
 
@@ -8,12 +8,12 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_config
-from trainer import defaults
-from trainer import evaluate
-from trainer import image_check
-from trainer import input_pipeline
-from trainer import models
-from trainer import train
+from trainer.fit import defaults
+from trainer.measure import evaluate
+from trainer.measure import image_check
+from trainer.data import input_pipeline
+from trainer.models import multimodal
+from trainer.fit import train
 
 
 @pytest.mark.parametrize('image_size, stride', [
@@ -189,7 +189,7 @@ def test_the_question_only_model_has_no_image_check(tiny_records, tmp_path):
 
 def test_model_config_must_be_resolved_before_building():
   with pytest.raises(ValueError, match='decided before the model is built'):
-    models.ModelConfig(image_size=32).check_resolved()
+    multimodal.ModelConfig(image_size=32).check_resolved()
 
 
 def test_evaluate_shows_the_image_branch_check(tiny_teacher, tiny_records):

@@ -9,7 +9,7 @@ import pytest
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
-from trainer import train
+from trainer.fit import train
 
 IMAGES_PER_SPLIT = 800
 IMAGE_SIZE = 32

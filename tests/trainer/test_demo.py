@@ -5,9 +5,9 @@ import shlex
 
 import pytest
 
-from trainer import contract
-from trainer import demo
-from trainer import serve
+from trainer.contract import record_spec
+from trainer.app import demo
+from trainer.serve import web
 
 
 def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
@@ -33,7 +33,7 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   assert [name for name, _ in timings] == [name for name, _ in demo.STAGES]
   assert all(seconds > 0 for _, seconds in timings)
   records = os.path.join(config.output, 'tfrecords')
-  answers, metadata = contract.read_dataset_info(records)
+  answers, metadata = record_spec.read_dataset_info(records)
   assert 'yes' in answers
   assert metadata['counts']['val2014']['written'] > 0
   for model_dir in ('teacher', 'question_only'):
@@ -68,9 +68,9 @@ def _served(paths):
   lines = demo.next_steps(paths).splitlines()
   argv = shlex.split(' '.join(line.rstrip('\\') for line in lines[1:3]))
   assert argv[:2] == ['vqa', 'serve']
-  args = serve.build_parser().parse_args(argv[2:])
+  args = web.build_parser().parse_args(argv[2:])
   assert args.data == paths['tfrecords']
-  return serve.config_from_args(args).models
+  return web.config_from_args(args).models
 
 
 def test_demo_ends_by_showing_how_to_serve_its_models_and_the_report():
@@ -90,7 +90,7 @@ def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):
                                images_per_split=6, num_shards=1)
   demo.run_demo(config)
   demo.run_demo(dataclasses.replace(config, images_per_split=3))
-  _, metadata = contract.read_dataset_info(
+  _, metadata = record_spec.read_dataset_info(
       os.path.join(config.output, 'tfrecords'))
   assert metadata['counts']['train2014']['questions'] <= 3 * 5
 

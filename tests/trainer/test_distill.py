@@ -10,11 +10,11 @@ import tensorflow as tf
 
 from tests.trainer.conftest import TINY_STUDENT
 from tests.trainer.conftest import tiny_distill_config
-from trainer import distill
-from trainer import evaluate
-from trainer import model_io
-from trainer import student as student_lib
-from trainer import targets
+from trainer.fit import distill
+from trainer.measure import evaluate
+from trainer.models import model_io
+from trainer.models import student as student_lib
+from trainer.data import targets
 
 
 def _softmax(values):

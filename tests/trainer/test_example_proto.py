@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import contract
-from trainer import example_proto
+from trainer.contract import record_spec
+from trainer.contract import example_proto
 
 
 def tf_feature(kind, values):
@@ -39,40 +39,40 @@ def test_each_feature_kind_parses_like_tensorflows(kind, values):
 def valid_record():
   rng = np.random.default_rng(0)
   return {
-      contract.IMAGE_ID: 581929,
-      contract.IMAGE_ENCODED: bytes(rng.integers(0, 256, 5000, np.uint8)),
-      contract.QUESTION_ID: 581929004,
-      contract.QUESTION_TEXT: 'What colour is the café’s sign?',
-      contract.QUESTION_INPUT_IDS: [101, 2054, 3609, 102] + [0] * 4,
-      contract.QUESTION_ATTENTION_MASK: [1] * 4 + [0] * 4,
-      contract.QUESTION_TYPE: 'what color is the',
-      contract.ANSWER_TYPE: 'other',
-      contract.ANSWER_LABEL: -1,
-      contract.ANSWER_SCORES: [0.0, 0.3, 0.6, 1.0],
-      contract.ANSWER_HUMAN: ['red'] * 7 + ['dark red'],
+      record_spec.IMAGE_ID: 581929,
+      record_spec.IMAGE_ENCODED: bytes(rng.integers(0, 256, 5000, np.uint8)),
+      record_spec.QUESTION_ID: 581929004,
+      record_spec.QUESTION_TEXT: 'What colour is the café’s sign?',
+      record_spec.QUESTION_INPUT_IDS: [101, 2054, 3609, 102] + [0] * 4,
+      record_spec.QUESTION_ATTENTION_MASK: [1] * 4 + [0] * 4,
+      record_spec.QUESTION_TYPE: 'what color is the',
+      record_spec.ANSWER_TYPE: 'other',
+      record_spec.ANSWER_LABEL: -1,
+      record_spec.ANSWER_SCORES: [0.0, 0.3, 0.6, 1.0],
+      record_spec.ANSWER_HUMAN: ['red'] * 7 + ['dark red'],
   }
 
 
 def test_a_contract_record_round_trips_through_the_parser():
   record = valid_record()
-  parsed = contract.parse_examples(
-      tf.constant(contract.make_example(record, 8, 4)), 8, 4)
-  assert parsed[contract.IMAGE_ENCODED].numpy() == record[
-      contract.IMAGE_ENCODED]
-  assert parsed[contract.QUESTION_TEXT].numpy().decode() == record[
-      contract.QUESTION_TEXT]
-  assert parsed[contract.ANSWER_LABEL].numpy() == -1
-  assert parsed[contract.QUESTION_ID].numpy() == 581929004
-  assert parsed[contract.QUESTION_INPUT_IDS].numpy().tolist() == record[
-      contract.QUESTION_INPUT_IDS]
-  np.testing.assert_allclose(parsed[contract.ANSWER_SCORES].numpy(),
-                             record[contract.ANSWER_SCORES], rtol=1e-7)
-  assert [h.decode() for h in parsed[contract.ANSWER_HUMAN].numpy()] == (
-      record[contract.ANSWER_HUMAN] + ['', ''])
+  parsed = record_spec.parse_examples(
+      tf.constant(record_spec.make_example(record, 8, 4)), 8, 4)
+  assert parsed[record_spec.IMAGE_ENCODED].numpy() == record[
+      record_spec.IMAGE_ENCODED]
+  assert parsed[record_spec.QUESTION_TEXT].numpy().decode() == record[
+      record_spec.QUESTION_TEXT]
+  assert parsed[record_spec.ANSWER_LABEL].numpy() == -1
+  assert parsed[record_spec.QUESTION_ID].numpy() == 581929004
+  assert parsed[record_spec.QUESTION_INPUT_IDS].numpy().tolist() == record[
+      record_spec.QUESTION_INPUT_IDS]
+  np.testing.assert_allclose(parsed[record_spec.ANSWER_SCORES].numpy(),
+                             record[record_spec.ANSWER_SCORES], rtol=1e-7)
+  assert [h.decode() for h in parsed[record_spec.ANSWER_HUMAN].numpy()] == (
+      record[record_spec.ANSWER_HUMAN] + ['', ''])
 
 
 def test_wrong_lengths_are_refused():
   record = dict(valid_record())
-  record[contract.QUESTION_INPUT_IDS] = [101, 102]
+  record[record_spec.QUESTION_INPUT_IDS] = [101, 102]
   with pytest.raises(ValueError, match='question/input_ids: expected 8'):
-    contract.make_example(record, 8, 4)
+    record_spec.make_example(record, 8, 4)

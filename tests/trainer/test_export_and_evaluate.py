@@ -10,14 +10,14 @@ import pytest
 
 from tests.beam_pipelines import records as records_lib
 from tests.trainer.conftest import tiny_config
-from trainer import contract
-from trainer import evaluate
-from trainer import export
-from trainer import input_pipeline
-from trainer import model_io
-from trainer import predict
-from trainer import train
-from trainer import vqa_metric
+from trainer.contract import record_spec
+from trainer.measure import evaluate
+from trainer.serve import export
+from trainer.data import input_pipeline
+from trainer.models import model_io
+from trainer.serve import predict
+from trainer.fit import train
+from trainer.contract import vqa_metric
 
 # Only TensorFlow and tensorflow_text: no code from this repository.
 _SERVE_SCRIPT = """
@@ -55,11 +55,11 @@ def _keras_probabilities(model_dir, records):
   loaded = model_io.load_model(model_dir)
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   inputs = {
-      'input_ids': np.stack([r[contract.QUESTION_INPUT_IDS]
+      'input_ids': np.stack([r[record_spec.QUESTION_INPUT_IDS]
                              for r in records]).astype(np.int32),
-      'attention_mask': np.stack([r[contract.QUESTION_ATTENTION_MASK]
+      'attention_mask': np.stack([r[record_spec.QUESTION_ATTENTION_MASK]
                                   for r in records]).astype(np.int32),
-      'image': np.stack([tf.io.decode_jpeg(r[contract.IMAGE_ENCODED]).numpy()
+      'image': np.stack([tf.io.decode_jpeg(r[record_spec.IMAGE_ENCODED]).numpy()
                          for r in records])}
   return tf.nn.softmax(loaded.model(inputs, training=False)).numpy(), loaded
 
@@ -70,9 +70,9 @@ def test_exported_model_answers_raw_inputs_in_a_fresh_process(
   requests = []
   for i, record in enumerate(records):
     path = tmp_path / f'image{i}.jpg'
-    path.write_bytes(record[contract.IMAGE_ENCODED])
+    path.write_bytes(record[record_spec.IMAGE_ENCODED])
     requests.append({'image': str(path),
-                     'question': record[contract.QUESTION_TEXT].decode()})
+                     'question': record[record_spec.QUESTION_TEXT].decode()})
   (tmp_path / 'requests.json').write_text(json.dumps(requests))
   (tmp_path / 'serve.py').write_text(_SERVE_SCRIPT)
   result = subprocess.run(
@@ -98,7 +98,7 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
                                         capsys):
   record = next(iter(val_records.values()))
   image = tmp_path / 'photo.jpg'
-  image.write_bytes(record[contract.IMAGE_ENCODED])
+  image.write_bytes(record[record_spec.IMAGE_ENCODED])
   batch = tmp_path / 'batch.jsonl'
   batch.write_text(
       json.dumps({'image': str(image), 'question': 'Is there a red circle?'})
@@ -108,7 +108,7 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
                        '--question', 'What color is the square?']) == 0
   assert predict.main(['--model', trained, '--batch', str(batch)]) == 0
   out = capsys.readouterr().out
-  answers, _ = contract.read_dataset_info(
+  answers, _ = record_spec.read_dataset_info(
       model_io.read_json(os.path.join(trained, 'config.json'))['data'])
   assert 'What color is the square?' in out and 'How many shapes?' in out
   listed = [line.split()[-1] for line in out.splitlines()
@@ -130,17 +130,17 @@ def test_evaluation_matches_the_official_rule_on_the_results_file(
   assert sorted(p['question_id'] for p in predictions) == sorted(val_records)
   official = [vqa_metric.vqa_accuracy(
       p['answer'], [h.decode() for h in
-                    val_records[p['question_id']][contract.ANSWER_HUMAN]])
+                    val_records[p['question_id']][record_spec.ANSWER_HUMAN]])
               for p in predictions]
   report = evaluation['reports']['model']
   assert report['vqa_accuracy']['written'] == pytest.approx(np.mean(official))
   assert report['questions_written'] == len(val_records)
   majority = evaluation['reports']['majority_answer']
-  answers, _ = contract.read_dataset_info(tiny_records)
+  answers, _ = record_spec.read_dataset_info(tiny_records)
   assert majority['answer'] == answers[0]
   assert majority['vqa_accuracy']['written'] == pytest.approx(np.mean([
       vqa_metric.vqa_accuracy(answers[0], [h.decode() for h in
-                                           r[contract.ANSWER_HUMAN]])
+                                           r[record_spec.ANSWER_HUMAN]])
       for r in val_records.values()]))
   assert set(report['vqa_accuracy_per_answer_type']) <= set(
       evaluate.ANSWER_TYPES)

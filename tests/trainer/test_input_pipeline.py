@@ -2,7 +2,7 @@
 import numpy as np
 
 from tests.trainer.conftest import IMAGE_SIZE
-from trainer import input_pipeline
+from trainer.data import input_pipeline
 
 
 def test_keras_batches_have_the_model_inputs_and_packed_targets(tiny_records):

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from trainer import evaluate
-from trainer import model_io
-from trainer import prune
+from trainer.measure import evaluate
+from trainer.models import model_io
+from trainer.fit import prune
 
 
 def _config(data, model, output, **overrides):

@@ -9,11 +9,11 @@ import shutil
 
 import pytest
 
-from trainer import model_io
-from trainer import pareto
-from trainer import report
-from trainer import report_html
-from trainer import tflite_export
+from trainer.models import model_io
+from trainer.measure import pareto
+from trainer.measure import report
+from trainer.measure import report_html
+from trainer.serve import tflite_export
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 LATENCY_BATCHES = (1, 16)

@@ -13,13 +13,13 @@ from beam_pipelines import sample_data
 from tests.beam_pipelines import image_files
 from tests.beam_pipelines import vqa_files
 from tests.trainer.conftest import IMAGE_SIZE
-from trainer import complete_answers
-from trainer import contract
-from trainer import evaluate
-from trainer import model_io
-from trainer import results_file
-from trainer import split_questions
-from trainer import vqa_metric
+from trainer.measure import complete_answers
+from trainer.contract import record_spec
+from trainer.measure import evaluate
+from trainer.models import model_io
+from trainer.measure import results_file
+from trainer.measure import split_questions
+from trainer.contract import vqa_metric
 
 VAL = 'val2014'
 TEST = 'test2015'
@@ -116,7 +116,7 @@ def damaged_records(tiny_records, tmp_path_factory):
   output = str(tmp_path_factory.mktemp('damaged_records'))
   preprocess.run_preprocess(preprocess.PreprocessConfig(
       data_dir=raw, output=output, splits=(VAL, TEST),
-      answers=contract.answers_path(tiny_records), image_size=IMAGE_SIZE,
+      answers=record_spec.answers_path(tiny_records), image_size=IMAGE_SIZE,
       num_shards=1, max_question_tokens=16),
       ['--direct_running_mode=in_memory'])
   return raw, output
@@ -137,7 +137,7 @@ def val_evaluation(damaged_records, tiny_teacher, tmp_path_factory):
 def test_the_split_really_has_rejected_filtered_and_repeated_questions(
     damaged_records):
   _, records = damaged_records
-  counts = _read_json(contract.metadata_path(records))['counts'][VAL]
+  counts = _read_json(record_spec.metadata_path(records))['counts'][VAL]
   rejected = counts[accounting.REJECTED]
   assert rejected.get(accounting.MISSING_IMAGE, 0) > 0
   assert rejected.get(accounting.TRUNCATED_IMAGE, 0) > 0

@@ -9,31 +9,31 @@ import pytest
 from fastapi import testclient
 from PIL import Image
 
-from trainer import input_pipeline
-from trainer import predict
-from trainer import sample_questions
-from trainer import serve
-from trainer import serve_backends
-from trainer import serve_inputs
-from trainer import tflite_export
+from trainer.data import input_pipeline
+from trainer.serve import predict
+from trainer.data import sample_questions
+from trainer.serve import web
+from trainer.serve import model_backends
+from trainer.serve import request_inputs
+from trainer.serve import tflite_export
 
 QUESTION = 'what color is the object?'
 
 
 @pytest.fixture(scope='module')
 def backends(served_models, tiny_records):
-  return serve_backends.load_backends(served_models, tiny_records)
+  return model_backends.load_backends(served_models, tiny_records)
 
 
 @pytest.fixture(scope='module')
 def store(tiny_records):
-  return serve_inputs.QuestionStore(tiny_records, 10)
+  return request_inputs.QuestionStore(tiny_records, 10)
 
 
 def _client(backends, store, tiny_records, **limits):
-  config = serve.ServeConfig(data=tiny_records,
-                             limits=serve_inputs.UploadLimits(**limits))
-  return testclient.TestClient(serve.build_app(backends, config, store))
+  config = web.ServeConfig(data=tiny_records,
+                             limits=request_inputs.UploadLimits(**limits))
+  return testclient.TestClient(web.build_app(backends, config, store))
 
 
 @pytest.fixture(scope='module')
@@ -78,7 +78,7 @@ def test_api_answers_a_jpeg_like_vqa_predict(client, served_models,
     assert [a for a, _ in served[name]] == [a for a, _ in expected]
     np.testing.assert_allclose([p for _, p in served[name]],
                                [p for _, p in expected], rtol=1e-5)
-    assert len(served[name]) == serve_backends.TOP_K
+    assert len(served[name]) == model_backends.TOP_K
   # The command prints the same answers.
   assert predict.main(['--model', served_models[0][1], '--image', str(path),
                        '--question', QUESTION]) == 0
@@ -101,7 +101,7 @@ def test_tflite_answers_like_the_interpreter_on_the_records(
                                                        True))
   spec = input_pipeline.read_data_spec(tiny_records)
   [expected] = sample_questions.top_answers(logits, spec.answers,
-                                            serve_backends.TOP_K)
+                                            model_backends.TOP_K)
   assert [a for a, _ in served] == [a for a, _ in expected]
   np.testing.assert_allclose([p for _, p in served], [p for _, p in expected],
                              rtol=1e-4)
@@ -167,7 +167,7 @@ def test_uploads_over_the_size_or_pixel_limit_are_refused(backends, store,
 def test_a_body_far_over_the_limit_is_refused_before_it_is_read(
     backends, store, tiny_records):
   client = _client(backends, store, tiny_records, max_upload_bytes=1000)
-  response = _ask(client, os.urandom(serve_inputs.FORM_OVERHEAD_BYTES + 2000))
+  response = _ask(client, os.urandom(request_inputs.FORM_OVERHEAD_BYTES + 2000))
   assert response.status_code == 413
   assert 'the limit is' in response.json()['detail']
 
@@ -175,15 +175,15 @@ def test_a_body_far_over_the_limit_is_refused_before_it_is_read(
 def test_other_image_formats_are_re_encoded_for_the_models():
   buffer = io.BytesIO()
   Image.new('RGB', (20, 10), (0, 90, 200)).save(buffer, format='TIFF')
-  checked = serve_inputs.checked_image(buffer.getvalue(),
-                                       serve_inputs.UploadLimits())
+  checked = request_inputs.checked_image(buffer.getvalue(),
+                                       request_inputs.UploadLimits())
   assert checked.format == 'TIFF' and (checked.width, checked.height) == (
       20, 10)
   assert checked.data.startswith(b'\x89PNG')
   jpeg = io.BytesIO()
   Image.new('RGB', (20, 10)).save(jpeg, format='JPEG')
-  assert serve_inputs.checked_image(
-      jpeg.getvalue(), serve_inputs.UploadLimits()).data == jpeg.getvalue()
+  assert request_inputs.checked_image(
+      jpeg.getvalue(), request_inputs.UploadLimits()).data == jpeg.getvalue()
 
 
 @pytest.mark.parametrize('split', ['../..', '..', '../records', '/etc',
@@ -232,7 +232,7 @@ def test_an_empty_question_is_refused(client, first_question):
 
 
 def test_without_data_there_are_no_split_questions(backends):
-  app = serve.build_app(backends, serve.ServeConfig())
+  app = web.build_app(backends, web.ServeConfig())
   client = testclient.TestClient(app)
   assert client.get('/api/info').json()['splits'] == []
   response = client.get('/api/questions')
@@ -245,39 +245,39 @@ def test_a_loose_tflite_file_needs_the_data_folder(served_models,
   loose = str(tmp_path / 'model.tflite')
   shutil.copy(served_models[2][1], loose)
   with pytest.raises(ValueError, match='give --data'):
-    serve_backends.load_backend('loose', loose)
-  backend = serve_backends.load_backend('loose', loose, tiny_records)
+    model_backends.load_backend('loose', loose)
+  backend = model_backends.load_backend('loose', loose, tiny_records)
   assert len(backend.answer(_png(32, 32), QUESTION).answers) == 5
 
 
 def test_loopback_is_quiet_and_any_other_host_warns():
   for host in ('127.0.0.1', 'localhost', '::1', '127.0.0.2'):
-    assert serve.host_warning(host) is None
+    assert web.host_warning(host) is None
   for host in ('0.0.0.0', '192.168.1.10', '::', 'example.org'):
-    assert 'without authentication' in serve.host_warning(host)
+    assert 'without authentication' in web.host_warning(host)
 
 
 def test_cli_names_what_is_wrong(tiny_student, tmp_path, capsys):
-  assert serve.main(['--models', 'student']) == 2
+  assert web.main(['--models', 'student']) == 2
   assert 'expected NAME=PATH' in capsys.readouterr().err
-  assert serve.main(['--models', f'a={tmp_path}/missing']) == 2
+  assert web.main(['--models', f'a={tmp_path}/missing']) == 2
   assert 'does not exist' in capsys.readouterr().err
   # The shared student fixture is not exported.
-  assert serve.main(['--models', f'student={tiny_student}']) == 2
+  assert web.main(['--models', f'student={tiny_student}']) == 2
   assert 'MODEL_DIR/export' in capsys.readouterr().err
 
 
 def test_cli_refuses_a_split_outside_the_data(served_models, tiny_records,
                                                capsys):
   name, path = served_models[0]
-  assert serve.main(['--models', f'{name}={path}', '--data', tiny_records,
+  assert web.main(['--models', f'{name}={path}', '--data', tiny_records,
                      '--split', '../records']) == 2
   assert 'is not one of the splits' in capsys.readouterr().err
 
 
 def test_config_reads_the_limits_in_mib_and_megapixels():
-  args = serve.build_parser().parse_args(
+  args = web.build_parser().parse_args(
       ['--models', 'a=b', '--max-upload-mb', '2', '--max-megapixels', '0.5'])
-  config = serve.config_from_args(args)
-  assert config.limits == serve_inputs.UploadLimits(2 * 2**20, 500_000)
+  config = web.config_from_args(args)
+  assert config.limits == request_inputs.UploadLimits(2 * 2**20, 500_000)
   assert config.host == '127.0.0.1' and config.port == 8080

@@ -3,7 +3,7 @@
 
 Skipped, saying why, without /usr/bin/chromium and /usr/bin/chromedriver
 (`apt-get install -y chromium chromium-driver`; .ci/run installs them).
-VQA_SERVE_SCREENSHOT=docs/serve.png also keeps the page's screenshot there.
+VQA_SERVE_SCREENSHOT=docs/web.png also keeps the page's screenshot there.
 """
 import os
 import shutil
@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from trainer import report
-from trainer import serve
-from trainer import serve_backends
-from trainer import serve_inputs
+from trainer.measure import report
+from trainer.serve import web
+from trainer.serve import model_backends
+from trainer.serve import request_inputs
 
 pytestmark = pytest.mark.browser
 
@@ -69,9 +69,9 @@ def _free_port():
 def live(served_models, tiny_records):
   """(page URL, backends) of `vqa serve` running in a thread."""
   import uvicorn  # pylint: disable=g-import-not-at-top
-  backends = serve_backends.load_backends(served_models, tiny_records)
-  store = serve_inputs.QuestionStore(tiny_records, 10)
-  app = serve.build_app(backends, serve.ServeConfig(data=tiny_records),
+  backends = model_backends.load_backends(served_models, tiny_records)
+  store = request_inputs.QuestionStore(tiny_records, 10)
+  app = web.build_app(backends, web.ServeConfig(data=tiny_records),
                         store)
   port = _free_port()
   server = uvicorn.Server(uvicorn.Config(app, host='127.0.0.1', port=port,
@@ -166,7 +166,7 @@ def test_page_answers_a_split_question_with_its_ground_truth(browser, live,
   truth = browser.find_element(_by().ID, 'truth').text
   assert f'question {picked.question_id}' in truth
   assert picked.human_answers[0] in truth
-  _keep_screenshot(browser, tmp_path / 'serve.png')
+  _keep_screenshot(browser, tmp_path / 'web.png')
 
 
 def test_page_shows_why_an_upload_is_refused(browser, live, tmp_path):

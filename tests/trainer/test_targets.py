@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import targets
+from trainer.data import targets
 
 
 def packed(labels, scores):

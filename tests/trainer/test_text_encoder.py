@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import bundled
-from trainer import text_encoder
+from trainer.contract import bundled
+from trainer.models import text_encoder
 
 MINILM_WEIGHTS = 'model.safetensors'
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer import evaluate
-from trainer import input_pipeline
-from trainer import model_io
-from trainer import models
-from trainer import sizes
-from trainer import student
-from trainer import tflite_export
+from trainer.measure import evaluate
+from trainer.data import input_pipeline
+from trainer.models import model_io
+from trainer.models import multimodal
+from trainer.measure import sizes
+from trainer.models import student
+from trainer.serve import tflite_export
 
 EXAMPLES = 8
 
@@ -199,11 +199,11 @@ class CumulativeProduct(tf.keras.layers.Layer):
 
 def test_an_op_outside_tflite_builtins_raises_conversion_error(spec,
                                                                tmp_path):
-  inputs = models.model_inputs(spec.max_question_tokens)
+  inputs = multimodal.model_inputs(spec.max_question_tokens)
   features = CumulativeProduct()(tf.cast(inputs['input_ids'], tf.float32))
   model = tf.keras.Model(
       inputs, tf.keras.layers.Dense(spec.num_answers)(features))
-  loaded = _loaded(model, models.ModelConfig(), spec, tmp_path)
+  loaded = _loaded(model, multimodal.ModelConfig(), spec, tmp_path)
   with pytest.raises(tflite_export.ConversionError) as error:
     tflite_export.convert(loaded, spec, 'dynamic')
   message = str(error.value)

@@ -10,9 +10,9 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_config
-from trainer import input_pipeline
-from trainer import model_io
-from trainer import train
+from trainer.data import input_pipeline
+from trainer.models import model_io
+from trainer.fit import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -1,7 +1,7 @@
 """The official VQA normalisation and accuracy on hand-computed examples."""
 import pytest
 
-from trainer import vqa_metric
+from trainer.contract import vqa_metric
 
 
 @pytest.mark.parametrize('raw, expected', [

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from trainer import student as student_lib
+from trainer.models import student as student_lib
 from tuning import cli
 
 TINY_STUDENT_FLAGS = ['--embedding-dim', '8', '--text-width', '8',

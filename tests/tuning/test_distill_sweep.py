@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_distill_config
-from trainer import distill
-from trainer import model_io
+from trainer.fit import distill
+from trainer.models import model_io
 from tuning import options as options_lib
 from tuning import results
 from tuning import sweep

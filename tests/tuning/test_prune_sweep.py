@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from trainer import prune
+from trainer.fit import prune
 from tuning import options as options_lib
 from tuning import results
 from tuning import sweep

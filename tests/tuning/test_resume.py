@@ -7,7 +7,7 @@ import pytest
 from ray import tune
 
 from tests.trainer.conftest import tiny_distill_config
-from trainer import model_io
+from trainer.models import model_io
 from tuning import options as options_lib
 from tuning import results
 from tuning import sweep

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from tests.trainer.conftest import TINY_STUDENT
-from trainer import distill
-from trainer import prune
+from trainer.fit import distill
+from trainer.fit import prune
 from tuning import dashboard
 from tuning import options as options_lib
 from tuning import results
@@ -136,7 +136,7 @@ def test_options_are_checked():
 
 
 def test_the_student_space_centres_on_the_rate_distill_would_choose():
-  from trainer import defaults  # pylint: disable=g-import-not-at-top
+  from trainer.fit import defaults  # pylint: disable=g-import-not-at-top
   base = distill.DistillConfig(student=TINY_STUDENT)  # learning_rate 0: auto
   assert spaces.base_learning_rate(base) == pytest.approx(
       defaults.auto_learning_rate(base.batch_size))

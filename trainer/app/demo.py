@@ -1,0 +1,332 @@
+"""`vqa demo`: the whole flow on the embedded sample data, timed stage by stage.
+
+  vqa demo --output demo_output
+
+Stages: sample data -> Beam preprocessing (TFRecords + accounting) -> teacher
+and question-only baseline training -> evaluation with baselines -> a
+prediction from the exported SavedModel -> distillation into a student (also
+from the unlabelled test2015 questions, which only a teacher can label; and
+the same student without the teacher) -> 80% pruning of the student -> TFLite
+conversion (int8) evaluated with the interpreter -> the comparison report.
+It ends by printing how to open the models in a browser (`vqa serve`) and
+where the report's one-page HTML version is.
+"""
+import argparse
+import dataclasses
+import os
+import shutil
+import sys
+import time
+
+MARKER = '.vqa-demo'
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoConfig:
+  """Sizes chosen so the complete demo fits in minutes on a 2-core laptop."""
+  output: str = 'demo_output'
+  images_per_split: int = 800
+  questions_per_image: int = 5
+  # test2015 has no annotations, as in the official download: the teacher's
+  # answers are all the student learns from it.
+  splits: tuple = ('train2014', 'val2014', 'test2015')
+  unlabelled_splits: tuple = ('test2015',)
+  # Small images keep MobileNetV2 trained from scratch within minutes on CPU.
+  image_size: int = 32
+  num_shards: int = 4
+  seed: int = 0
+  # The teacher and the student are trained with the defaults of `vqa train`
+  # and `vqa distill`: only sizes and times are set here. ImageNet weights
+  # need network access, so the image encoder starts from random weights
+  # (`--image-weights none`), which the defaults train.
+  epochs: int = 10
+  student_epochs: int = 10
+  final_sparsity: float = 0.8
+  prune_epochs: int = 5
+  latency_repeats: int = 10
+  # Sweeps: a few short trials of each kind (ASHA stops the poor ones);
+  # a trial's epoch is a part of the training split, validated on the first
+  # 20 batches (1280 questions) of val2014.
+  sweep_trials: int = 4
+  sweep_epochs: int = 3
+  sweep_steps_per_epoch: int = 20
+  sweep_validation_steps: int = 20
+
+
+def _prepare_output(output):
+  """Starts from an empty folder; only ever deletes an earlier demo's output."""
+  if os.path.exists(output):
+    if not os.path.exists(os.path.join(output, MARKER)):
+      raise SystemExit(f'vqa demo: {output} exists and is not a demo output; '
+                       'choose another --output')
+    shutil.rmtree(output)
+  os.makedirs(output)
+  with open(os.path.join(output, MARKER), 'w') as f:
+    f.write('written by vqa demo; deleted by the next vqa demo run\n')
+
+
+def stage_sample_data(config, paths):
+  from beam_pipelines import sample_data  # pylint: disable=g-import-not-at-top
+  sample_data.generate(paths['raw'], sample_data.SampleDataConfig(
+      images_per_split=config.images_per_split,
+      image_size=config.image_size,
+      questions_per_image=config.questions_per_image, splits=config.splits,
+      seed=config.seed))
+  return f'raw VQA v2 layout in {paths["raw"]}'
+
+
+def stage_preprocess(config, paths):
+  from beam_pipelines import accounting  # pylint: disable=g-import-not-at-top
+  from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
+  preprocess_config = preprocess.PreprocessConfig(
+      data_dir=paths['raw'], output=paths['tfrecords'], splits=config.splits,
+      image_size=config.image_size, num_shards=config.num_shards)
+  # A few thousand questions: the in-memory runner beats multi-processing,
+  # whose workers each pay their own start-up.
+  metadata, _ = preprocess.run_preprocess(
+      preprocess_config, ['--direct_running_mode=in_memory'])
+  return (accounting.format_summary(metadata['counts']) +
+          f'\nTFRecords in {paths["tfrecords"]}')
+
+
+def _train_config(config, paths, kind):
+  from trainer.models import multimodal  # pylint: disable=g-import-not-at-top
+  from trainer.fit import train  # pylint: disable=g-import-not-at-top
+  model = multimodal.ModelConfig(kind=kind, image_weights='none')
+  return train.TrainConfig(
+      data=paths['tfrecords'], output=paths[kind], model=model,
+      epochs=config.epochs, early_stopping_patience=config.epochs,
+      seed=config.seed, verbose=2, export=(kind == 'teacher'))
+
+
+def _train_stage(kind):
+  def stage(config, paths):
+    from trainer.fit import train  # pylint: disable=g-import-not-at-top
+    summary = train.train_and_evaluate(_train_config(config, paths, kind))
+    return (f'{kind}: validation VQA accuracy '
+            f'{summary["val"]["vqa_accuracy"]:.4f} after '
+            f'{summary["epochs_run"]} epochs; model in {paths[kind]}')
+  return stage
+
+
+def stage_evaluate(config, paths):
+  from trainer.measure import evaluate  # pylint: disable=g-import-not-at-top
+  evaluation = evaluate.evaluate(
+      paths['teacher'], paths['tfrecords'], 'val2014',
+      results_path=os.path.join(paths['teacher'], 'results-val2014.json'),
+      question_only_dir=paths['question-only'])
+  return evaluate.format_report(evaluation)
+
+
+def stage_predict(config, paths):
+  import json  # pylint: disable=g-import-not-at-top
+  from trainer.serve import predict  # pylint: disable=g-import-not-at-top
+  from beam_pipelines import layout  # pylint: disable=g-import-not-at-top
+  with open(os.path.join(paths['raw'],
+                         layout.questions_filename('val2014'))) as f:
+    question = json.load(f)['questions'][0]
+  image = os.path.join(paths['raw'], 'val2014', layout.image_filename(
+      'val2014', question['image_id']))
+  serve = predict.load_serving_function(paths['teacher'])
+  [(text, top)] = predict.predict(serve, [(image, question['question'])])
+  lines = [f'vqa predict --model {paths["teacher"]} --image {image} '
+           f'--question "{text}"']
+  lines += [f'  {probability:6.1%}  {answer}' for answer, probability in top]
+  return '\n'.join(lines)
+
+
+def _distill_config(config, paths, name, alpha):
+  from trainer.fit import distill  # pylint: disable=g-import-not-at-top
+  return distill.DistillConfig(
+      teacher=paths['teacher'], data=paths['tfrecords'], output=paths[name],
+      alpha=alpha, unlabelled_splits=config.unlabelled_splits,
+      epochs=config.student_epochs,
+      early_stopping_patience=config.student_epochs,
+      seed=config.seed, verbose=2)
+
+
+def _distill_stage(name):
+  def stage(config, paths):
+    from trainer.fit import distill  # pylint: disable=g-import-not-at-top
+    alpha = distill.DistillConfig.alpha if name == 'student' else 1.0
+    summary = distill.distill(_distill_config(config, paths, name, alpha))
+    return (f'{name} (alpha {alpha}): validation VQA accuracy '
+            f'{summary["val"]["vqa_accuracy"]:.4f}, '
+            f'{summary["parameters"]:,} parameters; model in {paths[name]}')
+  return stage
+
+
+def _prune_config(config, paths):
+  from trainer.fit import prune  # pylint: disable=g-import-not-at-top
+  return prune.PruneConfig(
+      model=paths['student'], data=paths['tfrecords'], output=paths['pruned'],
+      final_sparsity=config.final_sparsity, epochs=config.prune_epochs,
+      end_fraction=0.5, seed=config.seed, verbose=2)
+
+
+def stage_prune(config, paths):
+  from trainer.fit import prune  # pylint: disable=g-import-not-at-top
+  summary = prune.prune(_prune_config(config, paths))
+  size, before = summary['size'], summary['unpruned_size']
+  return (f'pruned student: sparsity {summary["sparsity"]["overall"]:.3f}, '
+          f'validation VQA accuracy {summary["val"]["vqa_accuracy"]:.4f}, '
+          f'weights {size["gzip_bytes"]:,} B gzip vs {before["gzip_bytes"]:,} '
+          f'B unpruned ({size["gzip_bytes"] / before["gzip_bytes"]:.2f}x)')
+
+
+def stage_tflite(config, paths):
+  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  lines = []
+  for name, quantize in (('student', 'none'), ('student', 'int8'),
+                         ('pruned', 'int8')):
+    result = tflite_export.export_tflite(paths[name], paths['tfrecords'],
+                                         quantize=quantize, split='val2014')
+    lines.append(tflite_export.format_result(result))
+  return '\n'.join(lines)
+
+
+def report_models(paths):
+  """NAME=PATH entries of the comparison report, teacher first."""
+  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  return [f'teacher={paths["teacher"]}', f'student={paths["student"]}',
+          f'student-alone={paths["student-alone"]}',
+          f'pruned={paths["pruned"]}',
+          'student-int8=' + tflite_export.tflite_path(paths['student'],
+                                                      'int8'),
+          'pruned-int8=' + tflite_export.tflite_path(paths['pruned'], 'int8')]
+
+
+def stage_report(config, paths):
+  from trainer.measure import report  # pylint: disable=g-import-not-at-top
+  code = report.main(['--data', paths['tfrecords'], '--split', 'val2014',
+                      '--output', paths['report'],
+                      '--latency-repeats', str(config.latency_repeats),
+                      '--models'] + report_models(paths))
+  if code:
+    raise SystemExit(f'vqa demo: the report failed (exit {code})')
+  return f'report, table and plots in {paths["report"]}'
+
+
+def stage_sweeps(config, paths):
+  """A small sweep of each kind, sharing one local Ray."""
+  import ray  # pylint: disable=g-import-not-at-top
+  from trainer.fit import distill  # pylint: disable=g-import-not-at-top
+  from tuning import sweep  # pylint: disable=g-import-not-at-top
+  options = lambda kind: sweep.SweepOptions(
+      output=paths[f'sweep-{kind}'], num_samples=config.sweep_trials,
+      max_epochs=config.sweep_epochs, seed=config.seed, verbose=0)
+  steps = dict(steps_per_epoch=config.sweep_steps_per_epoch,
+               validation_steps=config.sweep_validation_steps)
+  # The distillation sweep reuses the teacher logits of the student's run.
+  distill_base = dataclasses.replace(
+      _distill_config(config, paths, 'student', distill.DistillConfig.alpha),
+      **steps, teacher_logits_dir=os.path.join(
+          paths['student'], distill.LOGITS_DIR))
+  prune_base = dataclasses.replace(_prune_config(config, paths), **steps)
+  sweep.start_ray(options('distill'))
+  try:
+    distill_results = sweep.run_distill_sweep(distill_base,
+                                              options('distill'))
+    prune_results = sweep.run_prune_sweep(prune_base, options('prune'))
+  finally:
+    ray.shutdown()
+  lines = []
+  for kind, outcome in (('distill', distill_results),
+                        ('prune', prune_results)):
+    with open(outcome.paths['markdown']) as f:
+      lines.append(f'vqa tune {kind}: {len(outcome.table)} trials in '
+                   f'{outcome.seconds:.0f} s\n{f.read()}')
+    lines.append(f'best config: {outcome.paths["best_config"]}; plot: '
+                 f'{outcome.paths["plot"]}')
+  return '\n'.join(lines)
+
+
+STAGES = (
+    ('sample data', stage_sample_data),
+    ('preprocess (Beam)', stage_preprocess),
+    ('train teacher', _train_stage('teacher')),
+    ('train question-only', _train_stage('question-only')),
+    ('evaluate', stage_evaluate),
+    ('predict', stage_predict),
+    ('distill student', _distill_stage('student')),
+    ('student without teacher', _distill_stage('student-alone')),
+    ('prune student', stage_prune),
+    ('TFLite (fp32, int8)', stage_tflite),
+    ('report', stage_report),
+    ('sweeps (Ray Tune)', stage_sweeps),
+)
+
+
+DIRECTORIES = {'raw': 'raw', 'tfrecords': 'tfrecords', 'teacher': 'teacher',
+               'question-only': 'question_only', 'student': 'student',
+               'student-alone': 'student_alone', 'pruned': 'student_pruned',
+               'report': 'report', 'sweep-distill': 'sweep_distill',
+               'sweep-prune': 'sweep_prune'}
+
+
+def demo_paths(output):
+  """Where each stage writes, under the demo's output folder."""
+  return {name: os.path.join(output, directory)
+          for name, directory in DIRECTORIES.items()}
+
+
+def serve_models(paths):
+  """NAME=PATH entries for `vqa serve`: the exported SavedModels and the
+  int8 TFLite files."""
+  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  return [f'teacher={paths["teacher"]}', f'student={paths["student"]}',
+          f'pruned={paths["pruned"]}',
+          'pruned-int8=' + tflite_export.tflite_path(paths['pruned'], 'int8')]
+
+
+def next_steps(paths, port=8080):
+  """What to look at after the demo: the page and the report."""
+  from trainer.measure import report_html  # pylint: disable=g-import-not-at-top
+  command = ' \\\n    '.join(
+      ['vqa serve --models ' + ' '.join(serve_models(paths)),
+       f'--data {paths["tfrecords"]} --split val2014 --port {port}'])
+  return '\n'.join([
+      'Ask the models in a browser:', f'  {command}',
+      f'  then open http://127.0.0.1:{port}/',
+      'The report as one page (opens offline): '
+      f'{os.path.join(paths["report"], report_html.HTML_FILE)}'])
+
+
+def run_demo(config):
+  """Runs every stage; returns [(stage name, seconds)]."""
+  _prepare_output(config.output)
+  paths = demo_paths(config.output)
+  timings = []
+  for name, stage in STAGES:
+    print(f'== {name}', flush=True)
+    start = time.monotonic()
+    print(stage(config, paths), flush=True)
+    timings.append((name, time.monotonic() - start))
+    print(f'-- {name}: {timings[-1][1]:.1f} s\n', flush=True)
+  return timings
+
+
+def main(argv=None):
+  defaults = DemoConfig()
+  parser = argparse.ArgumentParser(prog='vqa demo', description=__doc__)
+  parser.add_argument('--output', default=defaults.output)
+  parser.add_argument('--images-per-split', type=int,
+                      default=defaults.images_per_split)
+  parser.add_argument('--seed', type=int, default=defaults.seed)
+  args = parser.parse_args(argv)
+  config = dataclasses.replace(defaults, output=args.output,
+                               images_per_split=args.images_per_split,
+                               seed=args.seed)
+  timings = run_demo(config)
+  print('stage timings:')
+  width = max(len(name) for name, _ in timings) + 2
+  for name, seconds in timings:
+    print(f'  {name:<{width}}{seconds:7.1f} s')
+  print(f'  {"total":<{width}}{sum(s for _, s in timings):7.1f} s')
+  print()
+  print(next_steps(demo_paths(config.output)))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

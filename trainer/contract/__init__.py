@@ -1,0 +1,1 @@
+"""The record contract: features, parsing, model input names, the dataset facts, the VQA metric and the tokenizer; the only part of trainer that beam_pipelines imports. No TensorFlow at import time."""

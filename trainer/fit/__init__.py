@@ -1,0 +1,1 @@
+"""Fitting jobs over tf.distribute: the teacher (train), distillation, pruning, and what they share."""

@@ -1,0 +1,368 @@
+"""`vqa prune`: magnitude pruning (tfmot) with fine-tuning, stripped and sized.
+
+  vqa prune --model MODEL_DIR --data OUT --output PRUNED_DIR
+      [--final-sparsity 0.8] [--schedule polynomial|constant]
+      [--begin-step N --end-step N --frequency N] [--epochs 4]
+      [--keep-dense [LAYER ...]]
+
+Wraps the prunable layers of a trained student or teacher
+(`prune_low_magnitude` on Dense, Conv1D, Conv2D, Embedding and LSTM kernels;
+frozen layers, the nested subclassed TFBertModel and the --keep-dense layers
+- by default the first image convolution and the answer layer - are left
+alone), fine-tunes with `UpdatePruningStep` and `PruningSummaries`
+(TensorBoard), then strips the
+wrappers layer by layer (tfmot's `strip_pruning` cannot recurse into
+TFBertModel), checks the sparsity reached in every pruned weight, and saves a
+MODEL_DIR that evaluates, exports and serves like the original. Its weights
+are reported raw and gzip-compressed: a sparse model is only smaller once
+compressed.
+
+The schedule is computed from the real number of fine-tuning steps: by
+default sparsity ramps from --begin-fraction to --end-fraction of them
+(polynomial) or is applied from the begin step on (constant); explicit
+--begin-step/--end-step override the fractions.
+"""
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+from trainer.fit import distribution
+from trainer.data import input_pipeline
+from trainer.models import model_io
+from trainer.measure import sizes
+from trainer.fit import train
+
+keras = tf.keras
+PruneLowMagnitude = pruning_wrapper.PruneLowMagnitude
+
+SCHEDULES = ('polynomial', 'constant')
+# Layer types whose kernels are pruned (exact types: DepthwiseConv2D, a
+# Conv2D subclass, has no weight tfmot prunes).
+PRUNED_TYPES = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+                keras.layers.Embedding, keras.layers.LSTM)
+SPARSITY_TOLERANCE = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class PruneConfig(train.FitConfig):
+  """A pruning job; written to PRUNED_DIR/config.json."""
+  model: str = ''  # the trained MODEL_DIR to prune
+  final_sparsity: float = 0.8
+  initial_sparsity: float = 0.0  # polynomial schedule only
+  schedule: str = 'polynomial'
+  begin_step: int = -1  # -1: begin_fraction of the fine-tuning steps
+  end_step: int = -1  # -1: end_fraction of the fine-tuning steps
+  begin_fraction: float = 0.0
+  end_fraction: float = 0.7
+  frequency: int = 0  # 0: a tenth of the ramp (at least 1 step)
+  # Layers left dense where the model has them: the first image convolution
+  # (the student's, MobileNetV2's) and the answer layer. They hold a few
+  # thousand weights, and pruning them costs the most accuracy per byte saved.
+  keep_dense: tuple = ('image_conv_0', 'Conv1', 'answer_logits')
+  epochs: int = 4
+  batch_size: int = 64  # per replica
+  learning_rate: float = 1e-3  # fine-tuning a trained model
+
+  def check(self):
+    if not 0 <= self.final_sparsity < 1:
+      raise ValueError(f'--final-sparsity {self.final_sparsity}: in [0, 1)')
+    if not 0 <= self.initial_sparsity <= self.final_sparsity:
+      raise ValueError(f'--initial-sparsity {self.initial_sparsity}: in '
+                       '[0, final sparsity]')
+    if self.schedule not in SCHEDULES:
+      raise ValueError(f'--schedule {self.schedule!r}: one of {SCHEDULES}')
+    if not 0 <= self.begin_fraction <= self.end_fraction <= 1:
+      raise ValueError('need 0 <= --begin-fraction <= --end-fraction <= 1')
+    self.check_fit()
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleSteps:
+  begin: int
+  end: int
+  frequency: int
+
+
+def schedule_steps(config, total_steps):
+  """Begin/end/frequency in optimizer steps, from the real number of steps."""
+  begin = (config.begin_step if config.begin_step >= 0 else
+           int(config.begin_fraction * total_steps))
+  end = (config.end_step if config.end_step >= 0 else
+         max(begin + 1, math.ceil(config.end_fraction * total_steps)))
+  if end <= begin:
+    raise ValueError(f'pruning end step {end} must come after begin step '
+                     f'{begin}')
+  if end > total_steps:
+    print(f'vqa prune: warning: the schedule ends at step {end}, after the '
+          f'{total_steps} fine-tuning steps; the final sparsity will not be '
+          'reached', file=sys.stderr)
+  frequency = config.frequency or max(1, (end - begin) // 10)
+  return ScheduleSteps(begin, end, frequency)
+
+
+def make_schedule(config, steps):
+  if config.schedule == 'constant':
+    return tfmot.sparsity.keras.ConstantSparsity(
+        config.final_sparsity, begin_step=steps.begin, end_step=-1,
+        frequency=steps.frequency)
+  return tfmot.sparsity.keras.PolynomialDecay(
+      initial_sparsity=config.initial_sparsity,
+      final_sparsity=config.final_sparsity, begin_step=steps.begin,
+      end_step=steps.end, frequency=steps.frequency)
+
+
+# --- wrapping and stripping, layer by layer ---------------------------------
+
+def _is_functional(layer):
+  """A nested Sequential/Functional model (cloned); not a subclassed one."""
+  return isinstance(layer, keras.Model) and (
+      layer._is_graph_network or isinstance(layer, keras.Sequential))  # pylint: disable=protected-access
+
+
+def is_prunable(layer, keep_dense=()):
+  return (type(layer) in PRUNED_TYPES and layer.trainable and
+          layer.name not in keep_dense)
+
+
+def add_pruning(model, schedule, keep_dense=()):
+  """A clone of `model` whose prunable layers are wrapped for pruning.
+
+  The wrapped layers are the model's own (their weights are pruned in
+  place); nested Functional models are cloned the same way; anything else,
+  TFBertModel and the layers named in `keep_dense` included, is reused as
+  is. Call inside the strategy's scope.
+  """
+
+  def wrap(layer):
+    if _is_functional(layer):
+      return keras.models.clone_model(layer, clone_function=wrap)
+    if is_prunable(layer, keep_dense):
+      return tfmot.sparsity.keras.prune_low_magnitude(
+          layer, pruning_schedule=schedule)
+    return layer
+
+  return keras.models.clone_model(model, clone_function=wrap)
+
+
+def strip_pruning(model):
+  """The model without pruning wrappers (tfmot's own recurses into BERT)."""
+
+  def unwrap(layer):
+    if isinstance(layer, PruneLowMagnitude):
+      return layer.layer
+    if _is_functional(layer):
+      return keras.models.clone_model(layer, clone_function=unwrap)
+    return layer
+
+  return keras.models.clone_model(model, clone_function=unwrap)
+
+
+def all_layers(model):
+  """Every layer, descending into nested Functional models."""
+  for layer in model.layers:
+    yield layer
+    if _is_functional(layer):
+      yield from all_layers(layer)
+
+
+def kept_dense(model, keep_dense):
+  """Names of the layers that pruning would wrap but `keep_dense` spares."""
+  return [layer.name for layer in all_layers(model)
+          if is_prunable(layer) and not is_prunable(layer, keep_dense)]
+
+
+def pruning_wrappers(model):
+  return [layer for layer in all_layers(model)
+          if isinstance(layer, PruneLowMagnitude)]
+
+
+def achieved_sparsity(wrappers):
+  """{weight name: fraction of zeros} of every pruned weight, and overall."""
+  per_weight, zeros, total = {}, 0, 0
+  for wrapper in wrappers:
+    for weight, _, _ in wrapper.pruning_vars:
+      values = weight.numpy()
+      per_weight[weight.name] = float(np.mean(values == 0))
+      zeros += int(np.sum(values == 0))
+      total += values.size
+  return {'overall': zeros / max(total, 1), 'weights': per_weight}
+
+
+def check_sparsity(sparsity, config, steps, total_steps):
+  """Weights below the target where the schedule should have reached it."""
+  if steps.end > total_steps:
+    return []
+  return [name for name, value in sparsity['weights'].items()
+          if value < config.final_sparsity - SPARSITY_TOLERANCE]
+
+
+# --- the job ----------------------------------------------------------------
+
+def _load_source(config, spec):
+  loaded = model_io.load_model(config.model)
+  if tuple(spec.answers) != loaded.answers:
+    raise ValueError(f'{config.model} was trained on another answer '
+                     f'vocabulary than {spec.data_dir}/answers.json')
+  return loaded
+
+
+def _datasets(config, spec, global_batch, uses_image):
+  make = lambda split, training: input_pipeline.make_dataset(
+      spec, split, global_batch, training=training,
+      deterministic=config.deterministic, seed=config.seed,
+      decode_images=uses_image, drop_labelless=training)
+  return make(config.train_split, True), make(config.val_split, False)
+
+
+def first_pruned_epoch(config, steps, steps_per_epoch):
+  """The first epoch (0-based) that ends with the final sparsity in place."""
+  last_ramp_step = steps.begin if config.schedule == 'constant' else steps.end
+  return max(0, math.ceil(last_ramp_step / steps_per_epoch) - 1)
+
+
+def _callbacks(config, output, chief, steps, steps_per_epoch):
+  callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
+  callbacks += train.training_callbacks(config, output, chief,
+                                        early_stopping=False)
+  # Keeps the best epoch among those already at the final sparsity (an
+  # earlier one would undo pruning), as training keeps its best epoch.
+  callbacks.append(keras.callbacks.EarlyStopping(
+      monitor='val_vqa_accuracy', mode='max', patience=config.epochs,
+      restore_best_weights=True,
+      start_from_epoch=first_pruned_epoch(config, steps, steps_per_epoch)))
+  if chief:
+    callbacks.append(tfmot.sparsity.keras.PruningSummaries(
+        log_dir=os.path.join(output, 'logs', 'pruning')))
+  return callbacks
+
+
+@input_pipeline.names_damaged_shards
+def prune(config, strategy=None, extra_callbacks=()):
+  """Prunes, fine-tunes, strips, checks and saves; returns the summary."""
+  strategy = strategy or distribution.make_strategy(config.strategy)
+  config.check()
+  spec = input_pipeline.read_data_spec(config.data)
+  train.seed_everything(config)
+  chief = distribution.is_chief(strategy)
+  output = distribution.worker_dir(config.output, strategy)
+  global_batch = config.batch_size * strategy.num_replicas_in_sync
+  steps_per_epoch = train.steps_per_epoch(config, spec, global_batch)
+  total_steps = steps_per_epoch * config.epochs
+  steps = schedule_steps(config, total_steps)
+  with strategy.scope():
+    loaded = _load_source(config, spec)
+    pruned = add_pruning(loaded.model, make_schedule(config, steps),
+                         config.keep_dense)
+    train.compile_model(pruned, config, total_steps)
+  wrappers = pruning_wrappers(pruned)
+  if not wrappers:
+    raise ValueError(f'{config.model}: no trainable prunable layers '
+                     f'({", ".join(t.__name__ for t in PRUNED_TYPES)})')
+  train_data, val_data = _datasets(config, spec, global_batch,
+                                   loaded.uses_image)
+  start = time.monotonic()
+  history = pruned.fit(
+      train_data, epochs=config.epochs, steps_per_epoch=steps_per_epoch,
+      validation_data=val_data,
+      validation_steps=config.validation_steps or None,
+      callbacks=(_callbacks(config, output, chief, steps, steps_per_epoch) +
+                 list(extra_callbacks)),
+      verbose=config.verbose)
+  seconds = time.monotonic() - start
+  sparsity = achieved_sparsity(wrappers)
+  with strategy.scope():
+    stripped = strip_pruning(pruned)
+    train.compile_model(stripped, config, total_steps)
+  val_metrics = stripped.evaluate(val_data,
+                                  steps=config.validation_steps or None,
+                                  return_dict=True, verbose=0)
+  summary = train.history_summary(history, val_metrics, seconds, strategy,
+                                  global_batch)
+  below = check_sparsity(sparsity, config, steps, total_steps)
+  summary.update({
+      'sparsity': sparsity, 'sparsity_reached': not below,
+      'schedule_steps': dataclasses.asdict(steps), 'total_steps': total_steps,
+      'pruned_layers': [w.layer.name for w in wrappers],
+      'kept_dense': kept_dense(loaded.model, config.keep_dense),
+      'wrappers_left': len(pruning_wrappers(stripped)),
+      'unpruned_size': sizes.saved_weights_size(config.model),
+  })
+  if below:
+    print(f'vqa prune: warning: below the target sparsity: {below}',
+          file=sys.stderr)
+  return train.save_outputs(
+      stripped, config, spec, output, chief, summary,
+      model_config=loaded.model_config,
+      extra={'pruning': {'source_model': config.model,
+                         'sparsity': sparsity['overall']}},
+      after_save=lambda path: {'size': sizes.saved_weights_size(path)})
+
+
+# --- the command ------------------------------------------------------------
+
+def build_parser():
+  defaults = PruneConfig()
+  parser = argparse.ArgumentParser(
+      prog='vqa prune', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--model', required=True, help='trained MODEL_DIR')
+  parser.add_argument('--data', required=True, help='`vqa preprocess` output')
+  parser.add_argument('--output', required=True, help='pruned MODEL_DIR')
+  parser.add_argument('--config', default='',
+                      help='JSON of PruneConfig fields (e.g. the best of a '
+                      '`vqa tune prune` sweep); flags given override it')
+  parser.add_argument('--schedule', default=defaults.schedule,
+                      choices=SCHEDULES)
+  for name in ('final_sparsity', 'initial_sparsity', 'begin_fraction',
+               'end_fraction'):
+    parser.add_argument('--' + name.replace('_', '-'), type=float,
+                        default=getattr(defaults, name))
+  for name in ('begin_step', 'end_step', 'frequency'):
+    parser.add_argument('--' + name.replace('_', '-'), type=int,
+                        default=getattr(defaults, name))
+  parser.add_argument('--keep-dense', nargs='*', default=defaults.keep_dense,
+                      metavar='LAYER',
+                      help='layers left dense where present (default: '
+                      f'{" ".join(defaults.keep_dense)}); the flag alone '
+                      'prunes every prunable layer')
+  # No early stopping: restoring an earlier epoch would undo pruning.
+  train.add_fit_flags(parser, defaults, skip=('early_stopping_patience',))
+  return parser
+
+
+def config_from_args(args, argv):
+  """PruneConfig from --config (if any) overridden by the flags given."""
+  fields = train.fields_from_config_file(args, argv)
+  fields['keep_dense'] = tuple(fields.get('keep_dense',
+                                          PruneConfig.keep_dense))
+  return train.dataclass_from_fields(PruneConfig, fields, args.config)
+
+
+def main(argv=None):
+  argv = sys.argv[1:] if argv is None else list(argv)
+  args = build_parser().parse_args(argv)
+  try:
+    summary = prune(config_from_args(args, argv))
+  except (ValueError, FileNotFoundError) as e:
+    print(f'vqa prune: error: {e}', file=sys.stderr)
+    return 2
+  val, size = summary['val'], summary['size']
+  before = summary['unpruned_size']
+  print(f'pruned: sparsity {summary["sparsity"]["overall"]:.3f}, validation '
+        f'VQA accuracy {val["vqa_accuracy"]:.4f}; weights '
+        f'{size["raw_bytes"]:,} B raw, {size["gzip_bytes"]:,} B gzip '
+        f'({size["gzip_bytes"] / before["gzip_bytes"]:.2f}x the unpruned '
+        f'model\'s gzip size); model in {args.output}')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,361 @@
+"""`vqa evaluate`: the official VQA accuracy of a trained model on a split.
+
+  vqa evaluate --model MODEL_DIR --data OUT --split val2014
+      [--results results.json] [--question-only-model Q_DIR]
+      [--questions QUESTIONS.json] [--annotations ANNOTATIONS.json]
+
+Reports, for the model and the baselines (majority answer; the question-only
+model when given): VQA accuracy overall and per answer type, top-1 label
+accuracy, the number of questions and examples/s. VQA accuracy is given on
+three populations, so that the answer-vocabulary filter fools nobody:
+  kept      questions whose most common answer is in the vocabulary;
+  written   every question written for the split (the official rule: a
+            question whose answers are all outside the vocabulary scores 0);
+  all       every annotated question of the split's input files: the figure
+            the official evaluator gives the results file.
+Every question of the questions file gets an answer, including those that
+preprocessing rejected (missing or broken image), filtered or saw twice: the
+model's, the model's without the image (a grey one) when only the image is
+missing, else the training split's most common answer; the counts are
+printed and written to the metrics JSON.
+
+"shuffled" is the image-branch check (trainer/measure/image_check.py): the model's
+VQA accuracy on the written questions when the images are moved among the
+questions of each batch. Close to the real figure, the model ignores the image.
+
+`--results` writes those answers in the official results format
+[{"question_id": int, "answer": str}], one per question id, after checking
+them as the official evaluator's VQA.loadRes does. On an unlabelled split
+(test2015; test-dev2015 with --questions) it writes a complete submission
+file and reports no accuracy:
+
+  vqa evaluate --model MODEL_DIR --data OUT --split test2015 \
+      --questions v2_OpenEnded_mscoco_test-dev2015_questions.json \
+      --results vqa_test-dev2015_NAME_results.json
+"""
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from trainer.measure import complete_answers
+from trainer.measure import image_check
+from trainer.data import input_pipeline
+from trainer.models import model_io
+from trainer.measure import results_file
+from trainer.measure import split_questions as split_questions_lib
+from trainer.contract import vqa_metric
+
+ANSWER_TYPES = ('yes/no', 'number', 'other')
+
+
+def collect_predictions(logits_of, spec, split, batch_size, uses_image=True):
+  """Runs `logits_of` over a split; returns per-question arrays and examples/s.
+
+  Args:
+    logits_of: maps a batch's model inputs (dict of tensors) to [B, K] logits
+      (a tensor or a numpy array): a Keras model, a TFLite interpreter...
+    spec: DataSpec of the preprocessed folder.
+    split: e.g. 'val2014'.
+    batch_size: examples per call of `logits_of`.
+    uses_image: False skips JPEG decoding (question-only models).
+
+  Returns:
+    ({'question_id', 'answer_type', 'label', 'scores', 'predicted'} arrays,
+     examples per second including the input pipeline).
+  """
+  dataset = input_pipeline.make_dataset(
+      spec, split, batch_size, training=False, deterministic=True,
+      for_keras=False, decode_images=uses_image)
+  columns = {'question_id': [], 'answer_type': [], 'label': [], 'scores': [],
+             'predicted': []}
+  examples = 0
+  start = time.monotonic()
+  for batch in dataset:
+    inputs, _ = input_pipeline.to_model_inputs(batch)
+    logits = np.asarray(logits_of(inputs))
+    columns['predicted'].append(np.argmax(logits, axis=-1))
+    for name in ('question_id', 'answer_type', 'label', 'scores'):
+      columns[name].append(batch[name].numpy())
+    examples += int(batch['label'].shape[0])
+  seconds = time.monotonic() - start
+  arrays = {name: np.concatenate(values) for name, values in columns.items()}
+  arrays['answer_type'] = np.array([t.decode() for t in arrays['answer_type']])
+  return arrays, examples / max(seconds, 1e-9)
+
+
+def predict_split(model, spec, split, batch_size, uses_image=True):
+  """Runs a Keras `model` over a split; returns per-question arrays and ex/s."""
+  logits_of = tf.function(lambda inputs: model(inputs, training=False))
+  return collect_predictions(lambda inputs: logits_of(inputs).numpy(), spec,
+                             split, batch_size, uses_image)
+
+
+def vqa_scores(arrays, predicted):
+  """Per-question official VQA accuracy of `predicted` answer indices."""
+  return arrays['scores'][np.arange(len(predicted)), predicted]
+
+
+def summarize(arrays, predicted, questions_in_split, examples_per_second=None):
+  """Accuracy figures for one set of predictions on the records.
+
+  "all" here scores the questions missing from the records as 0 (what
+  TFLite and `vqa report` measurements print); `split_report` replaces it
+  with the official figure of an answer to every question.
+  """
+  accuracy = vqa_scores(arrays, predicted)
+  kept = arrays['label'] >= 0
+  mean = lambda values: float(np.mean(values)) if len(values) else 0.0
+  report = {
+      'questions_written': int(len(accuracy)),
+      'questions_kept': int(kept.sum()),
+      'questions_in_split': int(questions_in_split),
+      'vqa_accuracy': {
+          'kept': mean(accuracy[kept]),
+          'written': mean(accuracy),
+          'all': float(accuracy.sum() / max(questions_in_split, 1)),
+      },
+      'vqa_accuracy_per_answer_type': {
+          answer_type: mean(accuracy[arrays['answer_type'] == answer_type])
+          for answer_type in ANSWER_TYPES
+          if (arrays['answer_type'] == answer_type).any()},
+      'top1_accuracy': mean((predicted == arrays['label'])[kept]),
+  }
+  if examples_per_second is not None:
+    report['examples_per_second'] = float(examples_per_second)
+  return report
+
+
+def questions_in_split(spec, split):
+  """Questions in the split's input files, written or not."""
+  return spec.metadata['counts'][split]['questions']
+
+
+def record_answers(arrays, predicted, answers):
+  """{question id: answer} of the questions in the records."""
+  return {int(question_id): answers[index]
+          for question_id, index in zip(arrays['question_id'], predicted)}
+
+
+def split_report(arrays, predicted, split_questions, answers, sources,
+                 examples_per_second=None):
+  """The report of one set of answers to every question of a split.
+
+  On a labelled split, "all" is the official evaluator's figure for the
+  results file of `answers`; "kept" and "written" come from the records. An
+  unlabelled split gets counts only.
+  """
+  questions = len(split_questions.texts)
+  if split_questions.labelled:
+    report = summarize(arrays, predicted, questions, examples_per_second)
+    report['vqa_accuracy']['all'], report['questions_scored'] = (
+        vqa_metric.overall_accuracy(answers, split_questions.human_answers))
+  else:
+    report = {'questions_written': int(len(predicted)),
+              'questions_in_split': questions}
+    if examples_per_second is not None:
+      report['examples_per_second'] = float(examples_per_second)
+  report['answered_by'] = complete_answers.count_sources(sources)
+  return report
+
+
+def evaluate_model(model_dir, spec, split, split_questions=None,
+                   batch_size=64):
+  """(report, per-question arrays of the records, {question id: answer}) of
+  one trained model on one split.
+
+  Every question of `split_questions` (default: the split's own questions
+  file) gets an answer (see complete_answers); the report counts how each was
+  answered.
+  """
+  if split_questions is None:
+    split_questions = split_questions_lib.read_split_questions(spec, split)
+  loaded = model_io.load_model(model_dir)
+  if tuple(spec.answers) != loaded.answers:
+    raise ValueError(f'{model_dir} was trained on another answer vocabulary '
+                     f'than {spec.data_dir}/answers.json')
+  arrays, rate = predict_split(loaded.model, spec, split, batch_size,
+                               loaded.uses_image)
+  predicted = arrays['predicted']
+  answers, sources = complete_answers.complete(
+      record_answers(arrays, predicted, spec.answers), split_questions,
+      spec.answers[0],
+      lambda texts: complete_answers.answers_without_image(loaded, texts,
+                                                           batch_size),
+      image_free=not loaded.uses_image)
+  report = split_report(arrays, predicted, split_questions, answers, sources,
+                        rate)
+  if split_questions.labelled and loaded.uses_image:
+    report['image_check'] = image_check.measure(
+        image_check.keras_logits(loaded.model), spec, split, batch_size)
+  return report, arrays, answers
+
+
+def majority_report(arrays, split_questions, spec):
+  """The baseline that answers every question with the training split's most
+  common answer (answers.json lists it first)."""
+  answers, sources = complete_answers.complete({}, split_questions,
+                                               spec.answers[0])
+  report = split_report(arrays, np.zeros_like(arrays['predicted']),
+                        split_questions, answers, sources)
+  report['answer'] = spec.answers[0]
+  return report
+
+
+def evaluate(model_dir, data_dir, split, results_path='',
+             question_only_dir='', batch_size=64, questions_path='',
+             annotations_path=''):
+  """The full report: model, majority baseline, question-only baseline.
+
+  Args:
+    model_dir: the trained model.
+    data_dir: the preprocessed folder.
+    split: the split whose records are read, e.g. 'val2014'.
+    results_path: write the model's answer to every question here, in the
+      official results format, checked as the official evaluator loads it.
+    question_only_dir: a question-only model to report as a baseline.
+    batch_size: examples per model call.
+    questions_path: the questions to answer, instead of the split's own file
+      (e.g. test-dev2015's questions with split test2015).
+    annotations_path: the human answers, instead of the split's own file.
+  """
+  spec = input_pipeline.read_data_spec(data_dir)
+  split_questions = split_questions_lib.read_split_questions(
+      spec, split, questions_path, annotations_path)
+  report, arrays, answers = evaluate_model(model_dir, spec, split,
+                                           split_questions, batch_size)
+  reports = {'model': report}
+  if split_questions.labelled:
+    reports['majority_answer'] = majority_report(arrays, split_questions, spec)
+  if question_only_dir:
+    reports['question_only'], _, _ = evaluate_model(
+        question_only_dir, spec, split, split_questions, batch_size)
+  if results_path:
+    results_file.write_results(results_file.official_results(answers),
+                               split_questions.question_ids, results_path)
+  without_annotation, without_question = (
+      split_questions_lib.annotation_mismatch(split_questions)
+      if split_questions.labelled else (0, 0))
+  return {'split': split, 'model_dir': model_dir, 'data': data_dir,
+          'questions_file': split_questions.questions_path,
+          'annotations_file': split_questions.annotations_path,
+          'results_file': results_path,
+          'duplicate_question_ids': split_questions.duplicate_ids,
+          'question_records_without_id': split_questions.records_without_id,
+          'questions_without_annotation': without_annotation,
+          'annotations_without_question': without_question,
+          'reports': reports}
+
+
+def _accuracy_row(name, report):
+  accuracy = report['vqa_accuracy']
+  per_type = report['vqa_accuracy_per_answer_type']
+  cells = [f'{accuracy["kept"]:9.4f}', f'{accuracy["written"]:9.4f}',
+           f'{accuracy["all"]:9.4f}']
+  cells += [f'{per_type[t]:8.4f}' if t in per_type else f'{"-":>8}'
+            for t in ANSWER_TYPES]
+  cells.append(f'{report["top1_accuracy"]:8.4f}')
+  check = report.get('image_check')
+  cells.append(f'{check["vqa_accuracy_shuffled_images"]:9.4f}' if check
+               else f'{"-":>9}')
+  rate = report.get('examples_per_second')
+  cells.append(f'{rate:8.0f}' if rate else f'{"-":>8}')
+  return f'{name:<18}' + ''.join(cells)
+
+
+def _answered_by_line(name, report):
+  counts = report.get('answered_by')
+  if not counts:
+    return None
+  return f'{name} answered by: ' + ', '.join(
+      f'{source} {n}' for source, n in counts.items())
+
+
+def _warnings(evaluation):
+  lines = []
+  if evaluation.get('questions_without_annotation') or evaluation.get(
+      'annotations_without_question'):
+    lines.append(
+        f'warning: {evaluation["questions_file"]} and '
+        f'{evaluation["annotations_file"]} disagree '
+        f'({evaluation["questions_without_annotation"]} questions without '
+        f'annotation, {evaluation["annotations_without_question"]} '
+        'annotations without question): the official evaluator refuses any '
+        'results file for such a pair; "all" covers the annotated questions')
+  if evaluation.get('question_records_without_id'):
+    lines.append(f'warning: {evaluation["questions_file"]}: '
+                 f'{evaluation["question_records_without_id"]} question '
+                 'records without an integer question_id cannot be answered')
+  return lines
+
+
+def format_report(evaluation):
+  model = evaluation['reports']['model']
+  lines = []
+  if 'vqa_accuracy' in model:
+    lines.append(f'{"":<18}{"VQA kept":>9}{"written":>9}{"all":>9}'
+                 f'{"yes/no":>8}{"number":>8}{"other":>8}{"top-1":>8}'
+                 f'{"shuffled":>9}{"ex/s":>8}')
+    lines += [_accuracy_row(name, report)
+              for name, report in evaluation['reports'].items()
+              if 'vqa_accuracy' in report]
+    lines.append(f'{evaluation["split"]}: {model["questions_written"]} '
+                 f'questions written ({model["questions_kept"]} with an answer '
+                 f'in the vocabulary) of {model["questions_in_split"]} in the '
+                 'split')
+    if model.get('image_check'):
+      lines.append(image_check.describe(model['image_check']) +
+                   ' ("shuffled": written questions, images moved)')
+      lines += [line for line in [image_check.warning(model['image_check'])]
+                if line]
+  else:
+    lines.append(f'{evaluation["split"]}: no annotations, no accuracy; '
+                 f'{model["questions_written"]} questions written of '
+                 f'{model["questions_in_split"]} in the questions file')
+  lines += [line for line in (_answered_by_line(name, report) for name, report
+                              in evaluation['reports'].items()) if line]
+  return '\n'.join(lines + _warnings(evaluation))
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+      prog='vqa evaluate', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--model', required=True)
+  parser.add_argument('--data', required=True)
+  parser.add_argument('--split', default='val2014')
+  parser.add_argument('--results', default='',
+                      help='write an answer to every question of the '
+                      'questions file, in the official results format')
+  parser.add_argument('--questions', default='',
+                      help='questions file to answer (default: the one the '
+                      'split was preprocessed from), e.g. test-dev2015\'s '
+                      'with --split test2015')
+  parser.add_argument('--annotations', default='',
+                      help='annotations file to score against (default: the '
+                      'one the split was preprocessed from)')
+  parser.add_argument('--question-only-model', default='')
+  parser.add_argument('--batch-size', type=int, default=64)
+  parser.add_argument('--output', default='',
+                      help='metrics JSON (default MODEL/eval-SPLIT.json)')
+  args = parser.parse_args(argv)
+  try:
+    evaluation = evaluate(args.model, args.data, args.split, args.results,
+                          args.question_only_model, args.batch_size,
+                          args.questions, args.annotations)
+  except (ValueError, FileNotFoundError, KeyError) as e:
+    print(f'vqa evaluate: error: {e}', file=sys.stderr)
+    return 2
+  output = args.output or os.path.join(args.model, f'eval-{args.split}.json')
+  model_io.write_json(evaluation, output)
+  print(format_report(evaluation))
+  print(f'metrics: {output}' + (f'; results: {args.results}'
+                                if args.results else ''))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

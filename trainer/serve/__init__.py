@@ -1,0 +1,1 @@
+"""Serving: the SavedModel export, TFLite conversion, predict and the web page."""

@@ -1,0 +1,265 @@
+"""`vqa serve`: ask the exported models a question in a browser, side by side.
+
+  vqa serve --models teacher=T_DIR student=S_DIR pruned-int8=FILE.tflite
+      [--data OUT --split val2014] [--host 127.0.0.1] [--port 8080]
+
+Each NAME=PATH is a MODEL_DIR, served from its SavedModel (MODEL_DIR/export,
+as `vqa predict` runs it), or a .tflite file run with the TFLite interpreter:
+the artefacts a deployment uses, not the Keras training objects. With --data
+the page also offers the first --questions questions of --split (any split of
+the folder can be asked for), with their images and ground-truth answers.
+
+The page (/) uploads an image or picks a split question, and shows each
+model's top five answers, their probabilities and its latency. Beside it, a
+JSON API:
+
+  POST /api/answer     multipart: question, and image (a file) or
+                       split + question_id; answers of every model
+  GET  /api/info       the models, splits and upload limits
+  GET  /api/questions  ?split=&limit=  a split's questions (needs --data)
+  GET  /api/image      ?split=&question_id=  a split question's JPEG
+
+It listens on loopback unless --host says otherwise (then it warns: there is
+no authentication). Uploads above --max-upload-mb or --max-megapixels, and
+files that are not images, are refused with a message the page shows.
+"""
+import argparse
+import dataclasses
+import importlib.resources
+import sys
+
+from trainer.serve import hosts
+from trainer.models import model_specs
+from trainer.serve import model_backends
+from trainer.serve import request_inputs
+
+PAGE = 'static/serve.html'
+MAX_QUESTION_CHARS = 500
+
+
+@dataclasses.dataclass(frozen=True)
+class ServeConfig:
+  """A `vqa serve` job."""
+  models: tuple = ()  # ((name, path), ...) in the order given
+  data: str = ''  # `vqa preprocess` output, for split questions ('' = none)
+  split: str = 'val2014'  # the split the page offers first
+  questions: int = 100  # questions of a split the page lists
+  host: str = '127.0.0.1'
+  port: int = 8080
+  limits: request_inputs.UploadLimits = request_inputs.UploadLimits()
+
+
+def host_warning(host):
+  """A warning for a --host other than loopback, else None."""
+  if hosts.is_loopback(host):
+    return None
+  return (f'warning: --host {host}: the page and its API are open to every '
+          'machine that can reach this one, without authentication, and '
+          'each question costs CPU time; keep 127.0.0.1 unless you mean it')
+
+
+def page_html():
+  return importlib.resources.files('trainer.serve').joinpath(PAGE).read_text(
+      encoding='utf-8')
+
+
+def _error(status, message):
+  from fastapi import HTTPException  # pylint: disable=g-import-not-at-top
+  return HTTPException(status_code=status, detail=message)
+
+
+def _answer_all(backends, image_bytes, question):
+  results = []
+  for backend in backends:
+    answered = backend.answer(image_bytes, question)
+    results.append(dict(
+        model_backends.describe(backend), milliseconds=answered.milliseconds,
+        answers=[{'answer': answer, 'probability': probability}
+                 for answer, probability in answered.answers]))
+  return results
+
+
+def _question_text(typed, picked):
+  question = (typed or '').strip() or (picked.question if picked else '')
+  if not question:
+    raise _error(400, 'type a question')
+  if len(question) > MAX_QUESTION_CHARS:
+    raise _error(400, f'the question is longer than {MAX_QUESTION_CHARS} '
+                 'characters')
+  return question
+
+
+def build_app(backends, config, store=None):
+  """The FastAPI app: the page, and the JSON API over `backends`.
+
+  Args:
+    backends: serve_backends backends, in the page's order.
+    config: ServeConfig (its limits and split are used).
+    store: request_inputs.QuestionStore of the data folder, or None.
+  """
+  # pylint: disable=g-import-not-at-top
+  import fastapi
+  from fastapi import responses
+  from starlette import concurrency
+  # pylint: enable=g-import-not-at-top
+  app = fastapi.FastAPI(title='vqa serve', docs_url='/api/docs',
+                        redoc_url=None, openapi_url='/api/openapi.json')
+  limits = config.limits
+  page = page_html()
+
+  @app.middleware('http')
+  async def refuse_large_bodies(request, call_next):
+    # Checked before the multipart parser spools the body to disk.
+    if request.method == 'POST':
+      refusal = request_inputs.body_refusal(
+          request.headers.get('content-length'), limits)
+      if refusal:
+        return responses.JSONResponse({'detail': refusal.message},
+                                      status_code=refusal.status)
+    return await call_next(request)
+
+  def need_store():
+    if store is None:
+      raise _error(404, 'no split questions: start vqa serve with --data')
+    return store
+
+  def picked_question(split, question_id):
+    try:
+      return need_store().find(split or config.split, question_id)
+    except request_inputs.SplitRefused as e:
+      raise _error(400, str(e)) from e
+    except KeyError as e:
+      raise _error(404, e.args[0]) from e
+
+  @app.get('/', response_class=responses.HTMLResponse)
+  def index():
+    return page
+
+  @app.get('/api/info')
+  def info():
+    return {'models': [model_backends.describe(b) for b in backends],
+            'data': config.data or None,
+            'splits': store.splits() if store else [],
+            'split': config.split if store else None,
+            'max_upload_bytes': limits.max_upload_bytes,
+            'max_pixels': limits.max_pixels,
+            'top_k': model_backends.TOP_K}
+
+  @app.get('/api/questions')
+  def questions(split: str = '', limit: int = 0):
+    try:
+      found = need_store().questions(split or config.split)
+    except request_inputs.SplitRefused as e:
+      raise _error(400, str(e)) from e
+    limit = min(limit, len(found)) if limit > 0 else len(found)
+    return {'split': split or config.split,
+            'questions': [q.summary() for q in found[:limit]]}
+
+  @app.get('/api/image')
+  def image(question_id: int, split: str = ''):
+    picked = picked_question(split, question_id)
+    return responses.Response(picked.image_jpeg, media_type='image/jpeg')
+
+  @app.post('/api/answer')
+  async def answer(question: str = fastapi.Form(''),
+                   split: str = fastapi.Form(''),
+                   question_id: int | None = fastapi.Form(None),
+                   image: fastapi.UploadFile | None = fastapi.File(None)):
+    if (image is None) == (question_id is None):
+      raise _error(400, 'give an image file or a split question_id (one of '
+                   'the two)')
+    picked = None
+    if image is not None:
+      data = await image.read(limits.max_upload_bytes + 1)
+      try:
+        checked = request_inputs.checked_image(data, limits)
+      except request_inputs.ImageRefused as e:
+        raise _error(e.status, e.message) from e
+      image_bytes, source = checked.data, {'source': 'upload',
+                                           **checked.summary()}
+    else:
+      picked = picked_question(split, question_id)
+      image_bytes, source = picked.image_jpeg, {'source': 'split'}
+    text = _question_text(question, picked)
+    models = await concurrency.run_in_threadpool(_answer_all, backends,
+                                                 image_bytes, text)
+    return {'question': text, 'image': source,
+            'ground_truth': picked.summary() if picked else None,
+            'models': models}
+
+  return app
+
+
+def build_parser():
+  defaults = ServeConfig()
+  parser = argparse.ArgumentParser(
+      prog='vqa serve', description=__doc__,
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--models', nargs='+', required=True,
+                      metavar='NAME=PATH',
+                      help='MODEL_DIR (served from MODEL_DIR/export) or a '
+                      '.tflite file, one per model')
+  parser.add_argument('--data', default='',
+                      help='`vqa preprocess` output: split questions to pick '
+                      '(and the tokenizer of a .tflite outside a MODEL_DIR)')
+  parser.add_argument('--split', default=defaults.split,
+                      help='the split offered first (with --data)')
+  parser.add_argument('--questions', type=int, default=defaults.questions,
+                      help='questions of a split listed on the page')
+  parser.add_argument('--host', default=defaults.host,
+                      help='address to listen on (default: loopback only)')
+  parser.add_argument('--port', type=int, default=defaults.port)
+  parser.add_argument('--max-upload-mb', type=float,
+                      default=defaults.limits.max_upload_bytes / 2**20,
+                      help='largest image upload, in MiB')
+  parser.add_argument('--max-megapixels', type=float,
+                      default=defaults.limits.max_pixels / 1e6,
+                      help='largest image upload, in millions of pixels')
+  return parser
+
+
+def config_from_args(args):
+  if args.questions < 1:
+    raise ValueError('--questions must be >= 1')
+  return ServeConfig(
+      # Each backend names a missing model when it loads it.
+      models=model_specs.parse_model_specs(
+          args.models, 'a MODEL_DIR with an export/ folder, or a .tflite '
+          'file', must_exist=False),
+      data=args.data,
+      split=args.split, questions=args.questions, host=args.host,
+      port=args.port, limits=request_inputs.UploadLimits(
+          max_upload_bytes=int(args.max_upload_mb * 2**20),
+          max_pixels=int(args.max_megapixels * 1e6)))
+
+
+def load(config):
+  """(backends, question store or None) of a config; ValueError if wrong."""
+  store = None
+  if config.data:
+    store = request_inputs.QuestionStore(config.data, config.questions)
+    store.questions(config.split)  # a wrong --split fails now, not later
+  return model_backends.load_backends(config.models, config.data), store
+
+
+def main(argv=None):
+  args = build_parser().parse_args(argv)
+  try:
+    config = config_from_args(args)
+    backends, store = load(config)
+  except (ValueError, FileNotFoundError) as e:
+    print(f'vqa serve: error: {e}', file=sys.stderr)
+    return 2
+  import uvicorn  # pylint: disable=g-import-not-at-top
+  warning = host_warning(config.host)
+  if warning:
+    print(warning, file=sys.stderr)
+  print(f'serving {", ".join(b.name for b in backends)} on '
+        f'http://{config.host}:{config.port}/ (Ctrl-C stops)', flush=True)
+  uvicorn.run(build_app(backends, config, store), host=config.host,
+              port=config.port, log_level='warning')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
