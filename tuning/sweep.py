@@ -31,9 +31,9 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
-from trainer.fit import distill
+from trainer.fit import teacher_logits
 from trainer.data import input_pipeline
-from trainer.fit import train
+from trainer.fit import fit_setup
 from tuning import dashboard
 from tuning.options import SweepOptions  # pylint: disable=unused-import
 from tuning import reporting
@@ -248,7 +248,7 @@ def precompute_teacher_logits(base):
     return
   trials.set_memory_growth()  # the driver must not take the trials' GPU
   spec = input_pipeline.read_data_spec(base.data)
-  distill.teacher_logits_table(base, spec, base.batch_size)
+  teacher_logits.teacher_logits_table(base, spec, base.batch_size)
 
 
 def run_distill_sweep(base, options, callbacks=()):
@@ -294,7 +294,7 @@ def run_distill_sweep(base, options, callbacks=()):
 def trial_steps(base, options):
   """Fine-tuning steps of one trial (one replica per trial)."""
   spec = input_pipeline.read_data_spec(base.data)
-  return train.steps_per_epoch(base, spec, base.batch_size) * (
+  return fit_setup.steps_per_epoch(base, spec, base.batch_size) * (
       options.max_epochs)
 
 

@@ -11,6 +11,9 @@ import tensorflow as tf
 from tests.trainer.conftest import TINY_STUDENT
 from tests.trainer.conftest import tiny_distill_config
 from trainer.fit import distill
+from trainer.fit import distillation
+from trainer.fit import fit_setup
+from trainer.fit import teacher_logits
 from trainer.measure import evaluate
 from trainer.models import model_io
 from trainer.models import student as student_lib
@@ -28,7 +31,7 @@ def test_distillation_loss_matches_a_hand_computed_example():
   scores = np.array([[1.0, 0.3, 0.0]])
   y_true = targets.pack(tf.constant([0]), tf.constant(scores))
   alpha, temperature = 0.25, 3.0
-  total, student_loss, distill_loss = distill.distillation_losses(
+  total, student_loss, distill_loss = distillation.distillation_losses(
       y_true, tf.constant(student, tf.float32),
       tf.constant(teacher, tf.float32), alpha, temperature,
       targets.soft_score_loss)
@@ -50,7 +53,7 @@ def test_distillation_loss_matches_a_hand_computed_example():
 def test_alpha_one_ignores_the_teacher():
   y_true = targets.pack(tf.constant([1]), tf.constant([[0.0, 1.0]]))
   logits = tf.constant([[0.1, 0.2]])
-  total, _, distill_loss = distill.distillation_losses(
+  total, _, distill_loss = distillation.distillation_losses(
       y_true, logits, None, 1.0, 4.0, targets.softmax_label_loss)
   assert distill_loss.numpy()[0] == 0
   assert total.numpy()[0] == pytest.approx(math.log(1 + math.exp(-0.1)),
@@ -85,7 +88,8 @@ def test_the_teacher_weights_in_memory_do_not_change(tiny_records,
   student = student_lib.build_student(TINY_STUDENT, 30522, len(
       json.load(open(os.path.join(tiny_records, 'answers.json')))['answers']),
                                       16, 32)
-  distiller = distill.Distiller(student, teacher, alpha=0.0, temperature=2.0)
+  distiller = distillation.Distiller(student, teacher, alpha=0.0,
+                                     temperature=2.0)
   distiller.compile(optimizer=tf.keras.optimizers.Adam(0.1))
   spec = distill.input_pipeline.read_data_spec(tiny_records)
   data = distill.input_pipeline.make_dataset(spec, 'train2014', 8,
@@ -111,7 +115,7 @@ def test_precomputed_logits_train_the_same_student(tiny_records, tiny_teacher,
                              history_b['distillation_loss'], rtol=1e-4)
   for a, b in zip(weights_a, weights_b):
     np.testing.assert_allclose(a, b, atol=1e-4)
-  side_file = tmp_path / 'precompute' / distill.LOGITS_DIR
+  side_file = tmp_path / 'precompute' / teacher_logits.LOGITS_DIR
   assert (side_file / 'train2014.tfrecord.gz').exists()
 
 
@@ -121,13 +125,13 @@ def test_side_file_round_trips_and_is_reused(tiny_records, tiny_teacher,
   config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 'a',
                                teacher_logits_dir=str(shared))
   spec = distill.input_pipeline.read_data_spec(tiny_records)
-  table = distill.teacher_logits_table(config, spec, 16)
-  ids, logits = distill.read_teacher_logits(
+  table = teacher_logits.teacher_logits_table(config, spec, 16)
+  ids, logits = teacher_logits.read_teacher_logits(
       str(shared / 'train2014.tfrecord.gz'), spec.num_answers)
   np.testing.assert_array_equal(np.sort(ids), np.sort(table.rows[0]))
   assert logits.shape == (len(ids), spec.num_answers)
   written = os.path.getmtime(shared / 'train2014.tfrecord.gz')
-  distill.teacher_logits_table(config, spec, 16)
+  teacher_logits.teacher_logits_table(config, spec, 16)
   assert os.path.getmtime(shared / 'train2014.tfrecord.gz') == written
 
 
@@ -188,11 +192,11 @@ def test_a_damaged_side_file_is_named_not_used(tiny_records, tiny_teacher,
   config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / 'a',
                                teacher_logits_dir=str(shared))
   spec = distill.input_pipeline.read_data_spec(tiny_records)
-  distill.teacher_logits_table(config, spec, 16)
+  teacher_logits.teacher_logits_table(config, spec, 16)
   side_file = shared / 'train2014.tfrecord.gz'
   side_file.write_bytes(side_file.read_bytes()[:300])
   with pytest.raises(ValueError, match='train2014.tfrecord.gz: unreadable'):
-    distill.teacher_logits_table(config, spec, 16)
+    teacher_logits.teacher_logits_table(config, spec, 16)
 
 
 def test_a_malformed_config_file_is_named(tmp_path, capsys):
@@ -253,7 +257,7 @@ def test_an_unannotated_question_is_learnt_from_the_teacher_alone():
   teacher = tf.constant([[2.0, 0.0, -1.0]])
   student = tf.constant([[0.5, 1.0, 0.0]])
   for loss_fn in targets.LOSSES.values():
-    total, student_loss, distill_loss = distill.distillation_losses(
+    total, student_loss, distill_loss = distillation.distillation_losses(
         unannotated, student, teacher, 0.25, 2.0, loss_fn)
     assert student_loss.numpy()[0] == 0
     assert distill_loss.numpy()[0] > 0
@@ -270,11 +274,12 @@ def test_distillation_adds_the_unlabelled_split(records_with_test_split,
   spec = distill.input_pipeline.read_data_spec(records_with_test_split)
   counts = spec.metadata['counts']
   written = counts['train2014']['written'] + counts['test2015']['written']
-  assert distill.train.steps_per_epoch(config, spec, 16,
-                                       config.training_splits) == (
-                                           math.ceil(written / 16))
-  ids, _ = distill.read_teacher_logits(
-      str(tmp_path / 's' / distill.LOGITS_DIR / 'train2014.tfrecord.gz'),
+  assert fit_setup.steps_per_epoch(config, spec, 16,
+                                   config.training_splits) == (
+                                       math.ceil(written / 16))
+  ids, _ = teacher_logits.read_teacher_logits(
+      str(tmp_path / 's' / teacher_logits.LOGITS_DIR /
+          'train2014.tfrecord.gz'),
       spec.num_answers)
   assert len(set(ids.tolist())) == written
   assert _question_ids(spec, 'test2015', True) <= set(ids.tolist())
@@ -306,10 +311,10 @@ def test_training_accuracy_counts_labelled_questions_only():
   student = tf.keras.Model({'x': inputs},
                            tf.keras.layers.Dense(2, use_bias=False)(inputs))
   student.set_weights([np.array([[1.0, 0.0], [0.0, 1.0]], np.float32)])
-  distiller = distill.Distiller(student, alpha=0.5, temperature=1.0)
-  distill.compile_distiller(distiller, 0.0)  # no update: logits stay x
+  distiller = distillation.Distiller(student, alpha=0.5, temperature=1.0)
+  distillation.compile_distiller(distiller, 0.0)  # no update: logits stay x
   batch = {'x': tf.constant([[3.0, 0.0], [3.0, 0.0]]),
-           distill.TEACHER_LOGITS: tf.constant([[0.0, 3.0], [0.0, 3.0]])}
+           distillation.TEACHER_LOGITS: tf.constant([[0.0, 3.0], [0.0, 3.0]])}
   # The labelled question is answered right; the unlabelled one has no
   # targets and must not count as a wrong answer.
   y_true = targets.pack(tf.constant([0, -1]),

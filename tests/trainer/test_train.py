@@ -12,6 +12,7 @@ import tensorflow as tf
 from tests.trainer.conftest import tiny_config
 from trainer.data import input_pipeline
 from trainer.models import model_io
+from trainer.fit import fit_setup
 from trainer.fit import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -181,11 +182,11 @@ def test_every_fit_flag_reaches_the_config():
 def test_cosine_schedule_decays_to_zero():
   config = train.TrainConfig(learning_rate=0.1,
                              learning_rate_schedule='cosine')
-  schedule = train.learning_rate(config, 100)
+  schedule = fit_setup.learning_rate(config, 100)
   assert float(schedule(0)) == pytest.approx(0.1)
   assert float(schedule(50)) == pytest.approx(0.05, rel=1e-4)
   assert float(schedule(100)) == pytest.approx(0.0, abs=1e-7)
-  assert train.learning_rate(train.TrainConfig(
+  assert fit_setup.learning_rate(train.TrainConfig(
       learning_rate=0.1, learning_rate_schedule='constant'), 100) == 0.1
 
 

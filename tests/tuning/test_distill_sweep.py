@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tests.trainer.conftest import tiny_distill_config
 from trainer.fit import distill
+from trainer.fit import teacher_logits
 from trainer.models import model_io
 from tuning import options as options_lib
 from tuning import results
@@ -58,7 +59,7 @@ def test_trials_share_one_teacher_side_file(distill_sweep):
   for path in outcome.table['path']:
     model_dir = os.path.join(path, trials.MODEL_DIR)
     assert not os.path.exists(os.path.join(model_dir,
-                                           distill.LOGITS_DIR))
+                                           teacher_logits.LOGITS_DIR))
 
 
 def test_completed_trials_saved_models_and_tensorboard_hparams(distill_sweep):

@@ -211,6 +211,7 @@ def stage_sweeps(config, paths):
   """A small sweep of each kind, sharing one local Ray."""
   import ray  # pylint: disable=g-import-not-at-top
   from trainer.fit import distill  # pylint: disable=g-import-not-at-top
+  from trainer.fit import teacher_logits  # pylint: disable=g-import-not-at-top
   from tuning import sweep  # pylint: disable=g-import-not-at-top
   options = lambda kind: sweep.SweepOptions(
       output=paths[f'sweep-{kind}'], num_samples=config.sweep_trials,
@@ -221,7 +222,7 @@ def stage_sweeps(config, paths):
   distill_base = dataclasses.replace(
       _distill_config(config, paths, 'student', distill.DistillConfig.alpha),
       **steps, teacher_logits_dir=os.path.join(
-          paths['student'], distill.LOGITS_DIR))
+          paths['student'], teacher_logits.LOGITS_DIR))
   prune_base = dataclasses.replace(_prune_config(config, paths), **steps)
   sweep.start_ray(options('distill'))
   try:

@@ -27,29 +27,28 @@ import os
 import sys
 import time
 
-import numpy as np
 import tensorflow as tf
 
 from trainer.contract import record_spec
 from trainer.fit import defaults
 from trainer.fit import distribution
-from trainer.data import feature_cache
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.models import student as student_lib
 from trainer.data import targets
+from trainer.fit import callbacks
+from trainer.fit import distillation
+from trainer.fit import fit_setup
+from trainer.fit import outputs
+from trainer.fit import teacher_logits
 from trainer.fit import train
+from trainer.fit.fit_config import FitConfig
 
-keras = tf.keras
-
-TEACHER_LOGITS = 'teacher_logits'
 TEACHER_LOGITS_MODES = ('precompute', 'on-the-fly')
-LOGITS_DIR = 'teacher_logits'
-LOGITS_INFO = 'info.json'
 
 
 @dataclasses.dataclass(frozen=True)
-class DistillConfig(train.FitConfig):
+class DistillConfig(FitConfig):
   """A distillation job; written to STUDENT_DIR/config.json."""
   teacher: str = ''
   student: student_lib.StudentConfig = student_lib.StudentConfig()
@@ -91,204 +90,6 @@ class DistillConfig(train.FitConfig):
     self.check_fit()
 
 
-def softened_kl(teacher_logits, student_logits, temperature):
-  """Per-example KL(softmax(teacher/T) || softmax(student/T))."""
-  teacher_log_p = tf.nn.log_softmax(teacher_logits / temperature, axis=-1)
-  student_log_p = tf.nn.log_softmax(student_logits / temperature, axis=-1)
-  return tf.reduce_sum(tf.exp(teacher_log_p) * (teacher_log_p - student_log_p),
-                       axis=-1)
-
-
-def distillation_losses(y_true, student_logits, teacher_logits, alpha,
-                        temperature, student_loss_fn):
-  """Per-example (total, student loss, distillation loss).
-
-  total = alpha * student_loss + (1 - alpha) * T^2 * KL; the T^2 keeps the
-  gradients of the softened term on the scale of the student loss's.
-  `teacher_logits` None (alpha 1) makes the distillation term 0.
-  """
-  student_loss = student_loss_fn(y_true, student_logits)
-  if teacher_logits is None:
-    distill_loss = tf.zeros_like(student_loss)
-  else:
-    distill_loss = temperature ** 2 * softened_kl(
-        tf.cast(teacher_logits, student_logits.dtype), student_logits,
-        temperature)
-  total = alpha * student_loss + (1 - alpha) * distill_loss
-  return total, student_loss, distill_loss
-
-
-class Distiller(keras.Model):
-  """Trains `student` against the targets and the teacher's logits.
-
-  The teacher is called with training=False and is not tracked by this model:
-  its weights get no gradient, are not in checkpoints, and never change.
-  Inputs may carry precomputed `teacher_logits`; otherwise the teacher runs
-  on the batch. Validation measures the student alone (val_loss is the
-  student loss).
-  """
-
-  def __init__(self, student, teacher=None, alpha=0.1, temperature=4.0,
-               student_loss_fn=targets.soft_score_loss, **kwargs):
-    super().__init__(**kwargs)
-    self.student = student
-    # A closure, not an attribute: the teacher stays out of tracking.
-    self._teacher_logits = (
-        (lambda inputs: teacher(inputs, training=False)) if teacher else None)
-    self.alpha = alpha
-    self.temperature = temperature
-    self.student_loss_fn = student_loss_fn
-    self.loss_tracker = keras.metrics.Mean(name='loss')
-    self.student_loss_tracker = keras.metrics.Mean(name='student_loss')
-    self.distill_loss_tracker = keras.metrics.Mean(name='distillation_loss')
-
-  @property
-  def metrics(self):
-    return [self.loss_tracker, self.student_loss_tracker,
-            self.distill_loss_tracker] + self.compiled_metrics.metrics
-
-  def call(self, inputs, training=None):
-    return self.student(_without_teacher_logits(inputs), training=training)
-
-  def _teacher_logits_for(self, inputs):
-    if TEACHER_LOGITS in inputs:
-      return inputs[TEACHER_LOGITS]
-    if self._teacher_logits is None:
-      return None
-    return tf.stop_gradient(self._teacher_logits(inputs))
-
-  def train_step(self, data):
-    inputs, y_true = data
-    student_inputs = _without_teacher_logits(inputs)
-    teacher_logits = self._teacher_logits_for(inputs)
-    if self.alpha == 1:
-      teacher_logits = None
-    with tf.GradientTape() as tape:
-      student_logits = self.student(student_inputs, training=True)
-      total, student_loss, distill_loss = distillation_losses(
-          y_true, student_logits, teacher_logits, self.alpha,
-          self.temperature, self.student_loss_fn)
-      loss = tf.nn.compute_average_loss(total)
-      if self.student.losses:
-        loss += tf.nn.scale_regularization_loss(tf.add_n(self.student.losses))
-    variables = self.student.trainable_variables
-    self.optimizer.apply_gradients(zip(tape.gradient(loss, variables),
-                                       variables))
-    # Unlabelled questions (--unlabelled-splits) have no targets: the
-    # student loss and the accuracies are averaged over labelled ones.
-    labelled = targets.labelled_weights(y_true)
-    self.loss_tracker.update_state(total)
-    self.student_loss_tracker.update_state(student_loss,
-                                           sample_weight=labelled)
-    self.distill_loss_tracker.update_state(distill_loss)
-    self.compiled_metrics.update_state(y_true, student_logits,
-                                       sample_weight=labelled)
-    return {metric.name: metric.result() for metric in self.metrics}
-
-  def test_step(self, data):
-    inputs, y_true = data
-    student_logits = self.student(_without_teacher_logits(inputs),
-                                  training=False)
-    student_loss = self.student_loss_fn(y_true, student_logits)
-    self.loss_tracker.update_state(student_loss)
-    self.student_loss_tracker.update_state(student_loss)
-    self.compiled_metrics.update_state(y_true, student_logits)
-    return {metric.name: metric.result() for metric in self.metrics
-            if metric is not self.distill_loss_tracker}
-
-
-def _without_teacher_logits(inputs):
-  return {k: v for k, v in inputs.items() if k != TEACHER_LOGITS}
-
-
-# --- the teacher-logits side file -------------------------------------------
-
-def _logits_path(directory, split):
-  return os.path.join(directory, f'{split}.tfrecord.gz')
-
-
-def write_teacher_logits(path, question_ids, logits):
-  """question id -> logits, one tf.train.Example per question, gzip."""
-  tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.TFRecordWriter(path, options='GZIP') as writer:
-    for question_id, row in zip(question_ids, logits):
-      example = tf.train.Example(features=tf.train.Features(feature={
-          'question_id': tf.train.Feature(
-              int64_list=tf.train.Int64List(value=[int(question_id)])),
-          TEACHER_LOGITS: tf.train.Feature(
-              float_list=tf.train.FloatList(value=row.tolist())),
-      }))
-      writer.write(example.SerializeToString())
-
-
-def read_teacher_logits(path, num_answers):
-  """(question ids, logits [N, K]) from a side file."""
-  spec = {'question_id': tf.io.FixedLenFeature([], tf.int64),
-          TEACHER_LOGITS: tf.io.FixedLenFeature([num_answers], tf.float32)}
-  dataset = tf.data.TFRecordDataset(path, compression_type='GZIP').batch(
-      4096).map(lambda records: tf.io.parse_example(records, spec))
-  ids, logits = [], []
-  try:
-    for batch in dataset:
-      ids.append(batch['question_id'].numpy())
-      logits.append(batch[TEACHER_LOGITS].numpy())
-  except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-    raise ValueError(f'{path}: unreadable teacher logits ({e.message}); '
-                     'delete its folder to compute them again') from e
-  if not ids:
-    raise ValueError(f'{path}: no teacher logits in the file')
-  return np.concatenate(ids), np.concatenate(logits)
-
-
-def _location(path):
-  """A local path made absolute (the same folder however it is written)."""
-  return path if '://' in path else os.path.abspath(path)
-
-
-def _side_file_info(config, spec):
-  return {'teacher': _location(config.teacher),
-          'data': _location(spec.data_dir),
-          'splits': list(config.training_splits),
-          'answers': list(spec.answers)}
-
-
-def teacher_logits_table(config, spec, batch_size):
-  """FeatureTable of the teacher's logits on the training splits.
-
-  Read from the side file when one made by the same teacher on the same
-  records and answers is there; otherwise computed and written to it.
-  """
-  directory = config.teacher_logits_dir or os.path.join(config.output,
-                                                        LOGITS_DIR)
-  path = _logits_path(directory, config.train_split)
-  info_path = os.path.join(directory, LOGITS_INFO)
-  info = _side_file_info(config, spec)
-  reusable = (tf.io.gfile.exists(path) and tf.io.gfile.exists(info_path) and
-              model_io.read_json(info_path) == info)
-  if reusable:
-    return feature_cache.FeatureTable(*read_teacher_logits(path,
-                                                           spec.num_answers))
-  teacher = model_io.load_model(config.teacher)
-  table = feature_cache.compute_features(
-      teacher.model, spec, config.training_splits, batch_size, 'question_id',
-      lambda batch: input_pipeline.to_model_inputs(batch)[0],
-      decode_images=teacher.uses_image)
-  write_teacher_logits(path, *table.rows)
-  model_io.write_json(info, info_path)
-  return table
-
-
-def with_teacher_logits(dataset, table):
-  """Adds the teacher's logits to (inputs, targets) pairs by question id."""
-
-  def add(features):
-    inputs, packed = input_pipeline.to_model_inputs(features)
-    inputs[TEACHER_LOGITS] = table.lookup(features['question_id'])
-    return inputs, packed
-
-  return dataset.map(add, num_parallel_calls=tf.data.AUTOTUNE)
-
-
 # --- the job ----------------------------------------------------------------
 
 def _check_teacher(config, spec):
@@ -324,17 +125,9 @@ def _datasets(config, spec, global_batch):
   val = make(config.val_split, False, True)
   if not precomputed:
     return make(config.training_splits, True, True), val
-  table = teacher_logits_table(config, spec, global_batch)
-  return with_teacher_logits(make(config.training_splits, True, False),
-                             table), val
-
-
-def compile_distiller(distiller, learning_rate):
-  # Weighted metrics: train_step weighs unlabelled questions 0 (Keras ignores
-  # sample weights for plain `metrics`).
-  distiller.compile(optimizer=keras.optimizers.Adam(learning_rate),
-                    weighted_metrics=[targets.vqa_accuracy,
-                                      targets.top1_accuracy])
+  table = teacher_logits.teacher_logits_table(config, spec, global_batch)
+  return teacher_logits.with_teacher_logits(
+      make(config.training_splits, True, False), table), val
 
 
 def build_distiller(config, spec, total_steps):
@@ -344,10 +137,11 @@ def build_distiller(config, spec, total_steps):
       spec.num_answers, spec.max_question_tokens, spec.image_size)
   on_the_fly = config.uses_teacher and config.teacher_logits == 'on-the-fly'
   teacher = model_io.load_model(config.teacher).model if on_the_fly else None
-  distiller = Distiller(student, teacher, alpha=config.alpha,
-                        temperature=config.temperature,
-                        student_loss_fn=targets.LOSSES[config.loss])
-  compile_distiller(distiller, train.learning_rate(config, total_steps))
+  distiller = distillation.Distiller(
+      student, teacher, alpha=config.alpha, temperature=config.temperature,
+      student_loss_fn=targets.LOSSES[config.loss])
+  distillation.compile_distiller(distiller,
+                                 fit_setup.learning_rate(config, total_steps))
   distiller(_zero_inputs(student))  # built, as BackupAndRestore needs
   return distiller, student
 
@@ -375,9 +169,9 @@ def distill(config, strategy=None, extra_callbacks=()):
   train_data, val_data = _datasets(config, spec, global_batch)
   # Seeded after the teacher's logits are computed, so the student starts
   # from the same weights whichever way the teacher is run.
-  train.seed_everything(config)
-  steps = train.steps_per_epoch(config, spec, global_batch,
-                                config.training_splits)
+  fit_setup.seed_everything(config)
+  steps = fit_setup.steps_per_epoch(config, spec, global_batch,
+                                    config.training_splits)
   with strategy.scope():
     distiller, student = build_distiller(config, spec, steps * config.epochs)
   start = time.monotonic()
@@ -385,22 +179,22 @@ def distill(config, strategy=None, extra_callbacks=()):
       train_data, epochs=config.epochs, steps_per_epoch=steps,
       validation_data=val_data,
       validation_steps=config.validation_steps or None,
-      callbacks=(train.training_callbacks(config, output, chief) +
+      callbacks=(callbacks.training_callbacks(config, output, chief) +
                  list(extra_callbacks)),
       verbose=config.verbose)
   seconds = time.monotonic() - start
   val_metrics = distiller.evaluate(val_data,
                                    steps=config.validation_steps or None,
                                    return_dict=True, verbose=0)
-  summary = train.history_summary(history, val_metrics, seconds, strategy,
-                                  global_batch)
+  summary = outputs.history_summary(history, val_metrics, seconds, strategy,
+                                    global_batch)
   summary['parameters'] = int(student.count_params())
   summary['training_splits'] = list(config.training_splits)
-  train.add_choices_and_image_check(summary, choices, student, config, spec,
-                                    global_batch, chief)
-  return train.save_outputs(student, config, spec, output, chief, summary,
-                            model_config=config.student,
-                            extra={'choices': summary['choices']})
+  outputs.add_choices_and_image_check(summary, choices, student, config, spec,
+                                      global_batch, chief)
+  return outputs.save_outputs(student, config, spec, output, chief, summary,
+                              model_config=config.student,
+                              extra={'choices': summary['choices']})
 
 
 # --- the command ------------------------------------------------------------

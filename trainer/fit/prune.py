@@ -34,11 +34,15 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
+from trainer.fit import callbacks as fit_callbacks
 from trainer.fit import distribution
+from trainer.fit import fit_setup
+from trainer.fit import outputs
+from trainer.fit import train
+from trainer.fit.fit_config import FitConfig
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.measure import sizes
-from trainer.fit import train
 
 keras = tf.keras
 PruneLowMagnitude = pruning_wrapper.PruneLowMagnitude
@@ -52,7 +56,7 @@ SPARSITY_TOLERANCE = 0.01
 
 
 @dataclasses.dataclass(frozen=True)
-class PruneConfig(train.FitConfig):
+class PruneConfig(FitConfig):
   """A pruning job; written to PRUNED_DIR/config.json."""
   model: str = ''  # the trained MODEL_DIR to prune
   final_sparsity: float = 0.8
@@ -230,8 +234,8 @@ def first_pruned_epoch(config, steps, steps_per_epoch):
 
 def _callbacks(config, output, chief, steps, steps_per_epoch):
   callbacks = [tfmot.sparsity.keras.UpdatePruningStep()]
-  callbacks += train.training_callbacks(config, output, chief,
-                                        early_stopping=False)
+  callbacks += fit_callbacks.training_callbacks(config, output, chief,
+                                                early_stopping=False)
   # Keeps the best epoch among those already at the final sparsity (an
   # earlier one would undo pruning), as training keeps its best epoch.
   callbacks.append(keras.callbacks.EarlyStopping(
@@ -250,18 +254,18 @@ def prune(config, strategy=None, extra_callbacks=()):
   strategy = strategy or distribution.make_strategy(config.strategy)
   config.check()
   spec = input_pipeline.read_data_spec(config.data)
-  train.seed_everything(config)
+  fit_setup.seed_everything(config)
   chief = distribution.is_chief(strategy)
   output = distribution.worker_dir(config.output, strategy)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
-  steps_per_epoch = train.steps_per_epoch(config, spec, global_batch)
+  steps_per_epoch = fit_setup.steps_per_epoch(config, spec, global_batch)
   total_steps = steps_per_epoch * config.epochs
   steps = schedule_steps(config, total_steps)
   with strategy.scope():
     loaded = _load_source(config, spec)
     pruned = add_pruning(loaded.model, make_schedule(config, steps),
                          config.keep_dense)
-    train.compile_model(pruned, config, total_steps)
+    fit_setup.compile_model(pruned, config, total_steps)
   wrappers = pruning_wrappers(pruned)
   if not wrappers:
     raise ValueError(f'{config.model}: no trainable prunable layers '
@@ -280,12 +284,12 @@ def prune(config, strategy=None, extra_callbacks=()):
   sparsity = achieved_sparsity(wrappers)
   with strategy.scope():
     stripped = strip_pruning(pruned)
-    train.compile_model(stripped, config, total_steps)
+    fit_setup.compile_model(stripped, config, total_steps)
   val_metrics = stripped.evaluate(val_data,
                                   steps=config.validation_steps or None,
                                   return_dict=True, verbose=0)
-  summary = train.history_summary(history, val_metrics, seconds, strategy,
-                                  global_batch)
+  summary = outputs.history_summary(history, val_metrics, seconds, strategy,
+                                    global_batch)
   below = check_sparsity(sparsity, config, steps, total_steps)
   summary.update({
       'sparsity': sparsity, 'sparsity_reached': not below,
@@ -298,7 +302,7 @@ def prune(config, strategy=None, extra_callbacks=()):
   if below:
     print(f'vqa prune: warning: below the target sparsity: {below}',
           file=sys.stderr)
-  return train.save_outputs(
+  return outputs.save_outputs(
       stripped, config, spec, output, chief, summary,
       model_config=loaded.model_config,
       extra={'pruning': {'source_model': config.model,
