@@ -15,6 +15,7 @@ import sys
 
 from trainer.app import demo
 from trainer.measure import report
+from trainer.models import model_specs
 
 
 def _row(table, name):
@@ -72,7 +73,7 @@ def main(argv=None):
   output = os.path.join(args.demo_output, 'compression_bench')
   config = report.ReportConfig(
       data=paths['tfrecords'], output=output,
-      models=report.parse_model_specs(demo.report_models(paths)),
+      models=model_specs.parse_model_specs(demo.report_models(paths)),
       latency_repeats=args.latency_repeats)
   measured = report.make_report(config)
   print(report.format_markdown(measured))

@@ -10,9 +10,12 @@ import shutil
 import pytest
 
 from trainer.models import model_io
+from trainer.measure import measurements
 from trainer.measure import pareto
+from trainer.measure import plots
 from trainer.measure import report
 from trainer.measure import report_html
+from trainer.measure import tables
 from trainer.serve import tflite_export
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -40,12 +43,12 @@ def test_build_table_divides_by_the_baseline_row():
       'parameters': 10 * scale, 'nonzero_parameters': 8 * scale,
       'vqa_written': 0.5 * scale, 'vqa_kept': 0.6 * scale,
       'top1': 0.4 * scale, 'ms_per_example_b1': 2.0 * scale}
-  table = report.build_table([row('big', 2), row('small', 1)], 'small', (1,))
+  table = tables.build_table([row('big', 2), row('small', 1)], 'small', (1,))
   big, small = table
   assert big['gzip_size_ratio'] == big['parameter_ratio'] == 2.0
   assert big['vqa_accuracy_ratio'] == pytest.approx(2.0)
   assert big['speedup_b1'] == 0.5  # twice as slow
-  assert all(small[ratio.name] == 1.0 for ratio in report.ratio_columns((1,)))
+  assert all(small[ratio.name] == 1.0 for ratio in tables.ratio_columns((1,)))
 
 
 def test_build_table_leaves_missing_figures_missing():
@@ -55,7 +58,7 @@ def test_build_table_leaves_missing_figures_missing():
                                       'nonzero_parameters', 'vqa_written',
                                       'vqa_kept', 'top1')}, **r) for r in rows]
   rows[1]['nonzero_parameters'] = None
-  tflite = report.build_table(rows, 'keras', (1,))[1]
+  tflite = tables.build_table(rows, 'keras', (1,))[1]
   assert tflite['parameter_ratio'] is None
   assert tflite['speedup_b1'] == 2.0
 
@@ -95,7 +98,7 @@ def _json_report(output):
 
 
 def test_report_files_hold_every_model_and_column(made_report):
-  columns = report.column_names(LATENCY_BATCHES)
+  columns = tables.column_names(LATENCY_BATCHES)
   rows = _json_report(made_report)['models']
   assert [row['model'] for row in rows] == MODELS
   assert all(set(columns) <= set(row) for row in rows)
@@ -127,8 +130,8 @@ def test_tflite_rows_count_the_keras_parameters_only_in_their_model_dir(
   rows = {row['model']: row for row in _json_report(made_report)['models']}
   student, in_dir, loose = (rows['student'], rows['student-int8'],
                             rows['loose-int8'])
-  assert student['format'] == report.KERAS
-  assert in_dir['format'] == loose['format'] == report.TFLITE
+  assert student['format'] == measurements.KERAS
+  assert in_dir['format'] == loose['format'] == measurements.TFLITE
   assert 0 < student['nonzero_parameters'] <= student['parameters']
   assert in_dir['parameters'] == student['parameters']
   assert loose['parameters'] is None and loose['parameter_ratio'] is None
@@ -143,7 +146,7 @@ def test_tflite_rows_count_the_keras_parameters_only_in_their_model_dir(
 def test_ratios_are_one_for_the_baseline_and_match_the_figures(made_report):
   rows = {row['model']: row for row in _json_report(made_report)['models']}
   student = rows.pop('student')
-  for ratio in report.ratio_columns(LATENCY_BATCHES):
+  for ratio in tables.ratio_columns(LATENCY_BATCHES):
     assert student[ratio.name] == pytest.approx(1.0), ratio.name
     for name, row in rows.items():
       if row[ratio.of] is None:
@@ -157,7 +160,7 @@ def test_ratios_are_one_for_the_baseline_and_match_the_figures(made_report):
 
 
 def test_plots_are_png_files(made_report):
-  for name in (report.SIZE_PLOT, report.LATENCY_PLOT):
+  for name in (plots.SIZE_PLOT, plots.LATENCY_PLOT):
     with open(os.path.join(made_report, name), 'rb') as f:
       assert f.read(8) == PNG_SIGNATURE, name
 
@@ -230,7 +233,7 @@ def test_report_html_is_one_page_with_every_model_and_example(made_report):
   assert page.count('src="data:image/jpeg;base64,') == len(examples)
   for example in examples:
     assert [entry['model'] for entry in example['model_answers']] == MODELS
-    assert all(len(entry['answers']) == report.EXAMPLE_TOP_K
+    assert all(len(entry['answers']) == measurements.EXAMPLE_TOP_K
                for entry in example['model_answers'])
     assert html.escape(example['question']) in page
   # Nothing to fetch: it opens offline.
@@ -241,13 +244,13 @@ def test_report_html_is_one_page_with_every_model_and_example(made_report):
 
 def _html_report(rows):
   batches = (1,)
-  ratios = [report.Column('model', '')] + [
-      report.Column(r.name, r.description, '.3f')
-      for r in report.ratio_columns(batches)]
+  ratios = [tables.Column('model', '')] + [
+      tables.Column(r.name, r.description, '.3f')
+      for r in tables.ratio_columns(batches)]
   fake = {'config': {'split': 'val2014', 'data': 'OUT', 'latency_repeats': 1,
                      'latency_batches': batches},
           'machine': 'here', 'baseline': 'a', 'models': rows}
-  return report_html.format_html(fake, report.figure_columns(batches),
+  return report_html.format_html(fake, tables.figure_columns(batches),
                                  ratios, [], [])
 
 
