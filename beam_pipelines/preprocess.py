@@ -18,18 +18,20 @@ import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import DirectOptions
-from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.options.pipeline_options import StandardOptions
 
 from beam_pipelines import accounting
+from beam_pipelines import beam_run
 from beam_pipelines import images
 from beam_pipelines import layout
+from beam_pipelines import preprocess_checks
 from beam_pipelines import sinks
 from beam_pipelines import tokenization
 from beam_pipelines import transforms
 from beam_pipelines import vqa_json
+from beam_pipelines import write_shards
 from trainer.contract import record_spec
+# Raised by the flags below and caught by main().
+from beam_pipelines.preprocess_checks import ConfigError
 
 
 @dataclasses.dataclass
@@ -70,10 +72,6 @@ class PreprocessConfig:
   @property
   def training_split(self):
     return self.splits[0]
-
-
-class ConfigError(ValueError):
-  """The command line or the inputs it names cannot work."""
 
 
 def _split_overrides(values, flag):
@@ -153,72 +151,6 @@ def parse_args(argv):
   return config, beam_args
 
 
-def _check_numbers(config):
-  if not config.splits or len(set(config.splits)) != len(config.splits):
-    raise ConfigError(f'--splits {",".join(config.splits)!r}: give distinct '
-                      'split names, the training split first')
-  for name, value, minimum in (
-      ('--top-answers', config.top_answers, 1),
-      ('--max-question-tokens', config.max_question_tokens, 3),
-      ('--image-size', config.image_size, 8),
-      ('--num-shards', config.num_shards, 1),
-      ('--max-image-pixels', config.max_image_pixels, 1)):
-    if value < minimum:
-      raise ConfigError(f'{name} must be >= {minimum}, got {value}')
-  try:
-    layout.image_filename('x', 1, config.image_pattern)
-  except (KeyError, IndexError, ValueError) as e:
-    raise ConfigError(f'--image-pattern {config.image_pattern!r}: use only '
-                      '{split} and {image_id} ({e})') from e
-
-
-def _check_inputs_exist(config):
-  missing = []
-  for split in config.splits:
-    if not config.data_dir and split not in config.questions:
-      raise ConfigError(f'{split}: give --data-dir or --questions {split}=PATH')
-    paths = [config.questions_path(split)]
-    if config.is_labelled(split):
-      paths.append(config.annotations_path(split))
-    missing += [path for path in paths if not FileSystems.exists(path)]
-  if missing:
-    raise ConfigError(
-        'input files not found: ' + ', '.join(missing) + '. A split without '
-        'annotations must be named test* or listed in --unlabelled-splits.')
-  if not config.answers and not config.is_labelled(config.training_split):
-    raise ConfigError(f'the first split ({config.training_split}) builds the '
-                      'answer vocabulary and needs annotations; put a '
-                      'labelled split first or pass --answers answers.json')
-
-
-def _existing_outputs(config):
-  patterns = [record_spec.metadata_path(config.output),
-              record_spec.tokenizer_dir(config.output) + '/*']
-  for split in config.splits:
-    patterns.append(record_spec.shard_glob(config.output, split))
-    patterns.append(record_spec.rejected_prefix(config.output, split) + '-*')
-  found = []
-  for pattern in patterns:
-    for match in FileSystems.match([pattern])[0].metadata_list:
-      found.append(match.path)
-  return found
-
-
-def _prepare_output(config):
-  existing = _existing_outputs(config)
-  if existing and not config.overwrite:
-    raise ConfigError(f'{config.output} already holds the output of a run '
-                      f'({existing[0]}, ...); pass --overwrite to replace it')
-  if existing:
-    try:
-      FileSystems.delete(existing)
-    except Exception as e:  # pylint: disable=broad-except
-      raise ConfigError(
-          f'--overwrite: could not delete the earlier run\'s files in '
-          f'{config.output} ({e}); delete them yourself (e.g. gcloud storage '
-          f'rm -r {config.output}) and run again') from e
-
-
 def load_vocabulary(path):
   """Reads an answers.json written by an earlier run."""
   try:
@@ -231,12 +163,6 @@ def load_vocabulary(path):
       isinstance(a, str) for a in answers) or not answers:
     raise ConfigError(f'--answers {path}: expected {{"answers": [str, ...]}}')
   return {'answers': answers, 'counts': vocabulary.get('counts', [])}
-
-
-def validate(config):
-  """Checks the configuration and the inputs before any work starts."""
-  _check_numbers(config)
-  _check_inputs_exist(config)
 
 
 def write_json(value, path):
@@ -304,9 +230,9 @@ def _read_and_join(pipeline, split, config):
 
 
 def _image_source(split, config):
-  return transforms.ImageSource(split, config.image_dir(split),
-                                config.image_pattern, config.image_size,
-                                config.max_image_pixels)
+  return write_shards.ImageSource(split, config.image_dir(split),
+                                  config.image_pattern, config.image_size,
+                                  config.max_image_pixels)
 
 
 def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
@@ -318,7 +244,7 @@ def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
       transforms.TokenizeQuestions(tokenizer_files, config.max_question_tokens)
   ).with_outputs(transforms.OUTCOMES, main='records')
   written = tokenized.records | label('WriteShards') >> (
-      transforms.WriteExampleShards(
+      write_shards.WriteExampleShards(
           _image_source(split, config),
           record_spec.shard_prefix(config.output, split), config.num_shards,
           config.max_question_tokens, vocabulary))
@@ -367,27 +293,6 @@ def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
           config=config, tokenizer_info=tokenizer_info))
 
 
-def pipeline_options(beam_args):
-  """Beam options; locally, DirectRunner in memory (one process) by default.
-
-  In memory, bundles pass between steps without gRPC or extra processes,
-  which on a small machine costs the least CPU. The multi_threading mode was
-  1.3-1.8x faster on 2 cores, but it lost records between steps in two of
-  four runs of 15,000 questions and in a full-size run (caught by the
-  accounting: exit status 1), so it is left to an explicit
-  --direct_running_mode (benchmarks/RESULTS.md).
-  """
-  options = PipelineOptions(beam_args)
-  standard = options.view_as(StandardOptions)
-  if not standard.runner:
-    standard.runner = 'DirectRunner'
-    direct = options.view_as(DirectOptions)
-    if not any(arg.startswith('--direct_running_mode') for arg in beam_args):
-      direct.direct_running_mode = 'in_memory'
-      direct.direct_num_workers = 1
-  return options
-
-
 def tokenizer_summary(config, tokenizer_files):
   tokenizer = tokenization.QuestionTokenizer(tokenizer_files,
                                              config.max_question_tokens)
@@ -401,35 +306,24 @@ def read_metadata(output):
     return json.load(f)
 
 
-def beam_counters(result):
-  """{counter name: value} from a finished pipeline, summed over steps."""
-  counters = {}
-  for counter in result.metrics().query()['counters']:
-    value = counter.committed
-    if value is None:  # Some runners only report attempted values.
-      value = counter.attempted
-    name = counter.key.metric.name
-    counters[name] = counters.get(name, 0) + value
-  return counters
-
-
 def run_preprocess(config, beam_args=()):
   """Validates, runs the pipeline to completion.
 
   Returns:
     (metadata, counters): the metadata.json written and the Beam counters.
   """
-  validate(config)
+  preprocess_checks.validate(config)
   vocabulary = load_vocabulary(config.answers) if config.answers else None
   tokenizer_files = tokenization.resolve_tokenizer_files(config.tokenizer)
   tokenizer_info = tokenizer_summary(config, tokenizer_files)
-  _prepare_output(config)
+  preprocess_checks.prepare_output(config)
   tokenizer_info['dir'] = write_tokenizer_files(tokenizer_files, config.output)
-  pipeline = beam.Pipeline(options=pipeline_options(list(beam_args)))
+  pipeline = beam.Pipeline(
+      options=beam_run.pipeline_options(list(beam_args)))
   build_pipeline(pipeline, config, tokenizer_files, tokenizer_info, vocabulary)
   result = pipeline.run()
   result.wait_until_finish()
-  return read_metadata(config.output), beam_counters(result)
+  return read_metadata(config.output), beam_run.beam_counters(result)
 
 
 def _input_error_message(error):

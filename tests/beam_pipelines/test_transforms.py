@@ -7,6 +7,7 @@ import pytest
 
 from beam_pipelines import accounting
 from beam_pipelines import transforms
+from beam_pipelines import write_shards
 
 SPLIT = 'train2014'
 
@@ -133,6 +134,6 @@ def test_labels_filter_training_questions_outside_the_vocabulary(
 def test_group_by_image_orders_images_and_their_questions():
   records = [{'image_id': image_id, 'question_id': question_id}
              for image_id, question_id in ((5, 52), (3, 31), (5, 51), (3, 30))]
-  grouped = transforms.group_by_image(records)
+  grouped = write_shards.group_by_image(records)
   assert [(image_id, [r['question_id'] for r in group])
           for image_id, group in grouped] == [(3, [30, 31]), (5, [51, 52])]
