@@ -60,8 +60,8 @@ def _to_rgb(image):
   return image.convert('RGB')
 
 
-def encode_image(raw, image_size, max_pixels=DEFAULT_MAX_IMAGE_PIXELS):
-  """Decodes any PIL-readable image, squares it to `image_size` and re-encodes.
+def square_image(raw, image_size, max_pixels=DEFAULT_MAX_IMAGE_PIXELS):
+  """Decodes any PIL-readable image and squares it to `image_size`.
 
   Args:
     raw: the file's bytes (JPEG, PNG, ... whatever the extension says).
@@ -69,7 +69,7 @@ def encode_image(raw, image_size, max_pixels=DEFAULT_MAX_IMAGE_PIXELS):
     max_pixels: images with more pixels are rejected before decoding.
 
   Returns:
-    RGB JPEG bytes of size image_size x image_size.
+    An RGB PIL image of size image_size x image_size.
 
   Raises:
     ImageRejected: empty, unreadable, truncated or too large.
@@ -81,14 +81,21 @@ def encode_image(raw, image_size, max_pixels=DEFAULT_MAX_IMAGE_PIXELS):
     image.draft('RGB', (image_size, image_size))
     image = ImageOps.exif_transpose(image)
     image = _to_rgb(image)
-    image = image.resize((image_size, image_size), Image.BILINEAR,
-                         reducing_gap=3.0)
+    # Antialiased bilinear, as the serving signature's tf.image.resize
+    # (trainer/serve/export.py; tests/test_resize_agreement.py compares them).
+    return image.resize((image_size, image_size), Image.BILINEAR,
+                        reducing_gap=3.0)
   except OSError as e:
     reason = (accounting.TRUNCATED_IMAGE if 'truncated' in str(e).lower()
               else accounting.UNREADABLE_IMAGE)
     raise ImageRejected(reason, str(e)) from e
   except (ValueError, SyntaxError) as e:
     raise ImageRejected(accounting.UNREADABLE_IMAGE, str(e)) from e
+
+
+def encode_image(raw, image_size, max_pixels=DEFAULT_MAX_IMAGE_PIXELS):
+  """square_image() re-encoded: RGB JPEG bytes, image_size x image_size."""
   out = io.BytesIO()
-  image.save(out, format='JPEG', quality=JPEG_QUALITY)
+  square_image(raw, image_size, max_pixels).save(out, format='JPEG',
+                                                 quality=JPEG_QUALITY)
   return out.getvalue()

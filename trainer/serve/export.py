@@ -40,6 +40,18 @@ def _lower_case(tokenizer_dir):
     return bool(json.load(f).get('do_lower_case', True))
 
 
+def square_image(data, image_size):
+  """One encoded image -> [S, S, 3] uint8, resized like the records.
+
+  Antialiased bilinear, as beam_pipelines/images.py's PIL resize
+  (tests/test_resize_agreement.py compares them).
+  """
+  image = tf.io.decode_image(data, channels=3, expand_animations=False)
+  image = tf.image.resize(image, [image_size, image_size], method='bilinear',
+                          antialias=True)
+  return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+
 class RawInputEncoder(tf.Module):
   """Questions and encoded images -> the model's inputs, in TensorFlow ops.
 
@@ -73,14 +85,8 @@ class RawInputEncoder(tf.Module):
 
   def decode_images(self, image_bytes):
     """[B] encoded images -> [B, S, S, 3] uint8, resized like the records."""
-
-    def decode_one(data):
-      image = tf.io.decode_image(data, channels=3, expand_animations=False)
-      image = tf.image.resize(image, [self.image_size, self.image_size],
-                              method='bilinear', antialias=True)
-      return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-
-    return tf.map_fn(decode_one, image_bytes,
+    return tf.map_fn(lambda data: square_image(data, self.image_size),
+                     image_bytes,
                      fn_output_signature=tf.TensorSpec(
                          [self.image_size, self.image_size, 3], tf.uint8))
 
