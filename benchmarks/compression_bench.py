@@ -15,6 +15,7 @@ import sys
 
 from trainer.app import demo
 from trainer.measure import report
+from trainer.measure import tables
 from trainer.models import model_specs
 
 
@@ -76,7 +77,7 @@ def main(argv=None):
       models=model_specs.parse_model_specs(demo.report_models(paths)),
       latency_repeats=args.latency_repeats)
   measured = report.make_report(config)
-  print(report.format_markdown(measured))
+  print(tables.format_markdown(measured))
   print(f'{"target":<76}{"measured":>26}  met')
   for target, value, met in target_lines(measured['models']):
     print(f'{target:<76}{value:>26}  {"yes" if met else "NO"}')

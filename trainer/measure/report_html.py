@@ -60,7 +60,7 @@ def _cell(value, number_format):
 
 
 def html_table(rows, columns, baseline=None):
-  """A <table> of `rows` (dicts) with report.Column-like `columns`."""
+  """A <table> of `rows` (dicts) with tables.Column-like `columns`."""
   header = ''.join(f'<th title="{html.escape(c.description)}">'
                    f'{html.escape(c.name)}</th>' for c in columns)
   lines = ['<div class="scroll"><table>', f'<tr>{header}</tr>']
@@ -172,8 +172,8 @@ def format_html(report, figure_columns, ratio_columns, plot_paths,
 
   Args:
     report: what report.make_report builds (config, machine, models...).
-    figure_columns: report.Column of the measured figures, in table order.
-    ratio_columns: report.Column of the ratios (the model column first).
+    figure_columns: tables.Column of the measured figures, in table order.
+    ratio_columns: tables.Column of the ratios (the model column first).
     plot_paths: PNG files to embed.
     example_images: JPEG bytes of each of report['examples'].
   """

@@ -7,6 +7,7 @@ import os
 
 import tensorflow as tf
 
+from trainer.measure import evaluate
 from trainer.models import model_io
 
 REPORT_FILES = ('report.md', 'report.json', 'report.csv')
