@@ -161,3 +161,6 @@ def test_question_only_baseline_is_reported(trained, tiny_records, tmp_path,
   saved = model_io.read_json(str(tmp_path / 'eval.json'))
   assert set(saved['reports']) == {'model', 'majority_answer',
                                    'question_only'}
+  recorded = model_io.read_json(str(tmp_path / 'evaluate_config.json'))
+  assert recorded['question_only_model'] == str(question_only)
+  assert recorded['batch_size'] == 64  # a default, filled in

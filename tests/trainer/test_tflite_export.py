@@ -168,6 +168,9 @@ def test_cli_prints_size_ratio_and_accuracy(student_copy, tiny_records,
   assert 'x the Keras weights' in out
   assert 'VQA accuracy measured with the TFLite interpreter (none)' in out
   assert os.path.exists(tflite_export.tflite_path(str(student_copy), 'none'))
+  with open(os.path.join(str(student_copy), 'tflite',
+                         'model-none_export_tflite_config.json')) as f:
+    assert json.load(f)['quantize'] == 'none'
 
 
 def test_cli_reports_a_missing_model_dir(tiny_records, tmp_path, capsys):

@@ -104,8 +104,7 @@ def preprocess_job():
   return Job(preprocess.PreprocessConfig, run=_run_preprocess,
              summarize=_print_preprocess,
              errors={tokenization.TokenizerError: 2}, beam_options=True,
-             description=preprocess.__doc__ +
-             '\nUnknown flags are Beam pipeline options.')
+             description=preprocess.__doc__)
 
 
 # --- fitting: MODEL_DIR/config.json holds the resolved config ---------------
