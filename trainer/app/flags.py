@@ -81,13 +81,12 @@ def _bool_arguments(parser, name, dest, field, default, help_text):
                         default=argparse.SUPPRESS, help=help_text)
 
 
-def _argument_options(name, field, default):
+def _argument_options(flag, field, default):
   """argparse keywords of a field's flag that are not about booleans."""
   meta = field.metadata
   options = {key: meta[key] for key in ('choices', 'metavar') if key in meta}
   if 'choices' not in meta:
-    options.setdefault('metavar', flag_name((name,), field)[2:].upper()
-                       .replace('-', '_'))
+    options.setdefault('metavar', flag[2:].upper().replace('-', '_'))
   if meta.get('repeat'):
     options['action'] = 'append'
   elif 'type' in meta:
@@ -108,19 +107,19 @@ def add_config_flags(parser, cls, skip=(), config_flag=True):
   for path, field, default in walk(cls):
     if field.metadata.get('cli', True) is False or path[-1] in skip:
       continue
-    dest, help_text = '.'.join(path), _help(field, default)
-    options = _argument_options(path[-1], field, default)
+    dest, flag = '.'.join(path), flag_name(path, field)
+    help_text = _help(field, default)
+    options = _argument_options(flag, field, default)
     if field.metadata.get('positional'):
       parser.add_argument(dest, nargs='?', default=argparse.SUPPRESS,
                           help=help_text, **{
                               key: value for key, value in options.items()
                               if key != 'nargs'})
     elif _value_type(field, default) is bool or default is None:
-      _bool_arguments(parser, flag_name(path, field), dest, field, default,
-                      help_text)
+      _bool_arguments(parser, flag, dest, field, default, help_text)
     else:
-      parser.add_argument(flag_name(path, field), dest=dest,
-                          default=argparse.SUPPRESS, help=help_text, **options)
+      parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
+                          help=help_text, **options)
   if not config_flag:
     return
   parser.add_argument(CONFIG_FLAG, default='', metavar='FILE',
