@@ -3,18 +3,15 @@ r"""VQA v2 files -> sharded gzip TFRecords, with an accounting of every question
 Run locally (DirectRunner) or on Dataflow; paths may be local or gs://:
 
   vqa preprocess --data-dir DIR --splits train2014,val2014 --output OUT
-  python -m beam_pipelines.preprocess --data-dir gs://b/vqa --output gs://b/out \
+  vqa preprocess --data-dir gs://b/vqa --output gs://b/out \
       --runner DataflowRunner --project P --region R \
       --temp_location gs://b/tmp --setup_file ./setup.py
 
 Unknown flags are Beam pipeline options.
 """
-import argparse
 import dataclasses
+import functools
 import json
-import logging
-import sys
-import time
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -30,29 +27,74 @@ from beam_pipelines import transforms
 from beam_pipelines import vqa_json
 from beam_pipelines import write_shards
 from trainer.contract import record_spec
-# Raised by the flags below and caught by main().
 from beam_pipelines.preprocess_checks import ConfigError
+
+
+def split_overrides(values, flag):
+  overrides = {}
+  for value in values or ():
+    split, sep, path = value.partition('=')
+    if not sep or not split or not path:
+      raise ConfigError(f'{flag} {value!r}: expected SPLIT=PATH')
+    overrides[split] = path
+  return overrides
+
+
+def _overrides_of(flag):
+  """Parses a repeated SPLIT=PATH flag into {split: path}."""
+  return functools.partial(split_overrides, flag=flag)
 
 
 @dataclasses.dataclass
 class PreprocessConfig:
   """Everything that decides the content of the output; written to metadata."""
-  data_dir: str = ''
-  output: str = ''
-  splits: tuple = ('train2014', 'val2014')
+  data_dir: str = dataclasses.field(default='', metadata={
+      'folder': True,
+      'help': 'folder of the official VQA v2 layout (local or gs://)'})
+  output: str = dataclasses.field(default='', metadata={
+      'required': True, 'folder': True,
+      'help': 'output folder (local or gs://)'})
+  splits: tuple = dataclasses.field(default=('train2014', 'val2014'), metadata={
+      'type': record_spec.split_list,
+      'help': 'comma-separated; the first one is the training split that '
+              'defines the answer vocabulary'})
   top_answers: int = 10
   max_question_tokens: int = 32
   image_size: int = 224
-  num_shards: int = 8
-  tokenizer: str = tokenization.DEFAULT_TOKENIZER
-  answers: str = ''  # An existing answers.json to reuse instead of building one.
-  questions: dict = dataclasses.field(default_factory=dict)  # split -> path
-  annotations: dict = dataclasses.field(default_factory=dict)  # split -> path
-  image_dirs: dict = dataclasses.field(default_factory=dict)  # split -> dir
-  image_pattern: str = layout.DEFAULT_IMAGE_PATTERN
-  unlabelled_splits: tuple = ()
-  max_image_pixels: int = images.DEFAULT_MAX_IMAGE_PIXELS
-  overwrite: bool = False
+  num_shards: int = dataclasses.field(default=8, metadata={
+      'help': 'TFRecord shards per split'})
+  tokenizer: str = dataclasses.field(
+      default=tokenization.DEFAULT_TOKENIZER, metadata={
+          'help': 'BERT WordPiece tokenizer: the bundled one, a local or '
+                  'gs:// directory, or a hub name such as bert-base-uncased'})
+  # An existing answers.json to reuse instead of building one.
+  answers: str = dataclasses.field(default='', metadata={
+      'help': 'reuse this answers.json instead of building the vocabulary '
+              'from the first split'})
+  questions: dict = dataclasses.field(default_factory=dict, metadata={
+      'repeat': True, 'metavar': 'SPLIT=PATH',
+      'parse': _overrides_of('--questions'),
+      'help': 'questions file of a split (repeatable)'})  # split -> path
+  annotations: dict = dataclasses.field(default_factory=dict, metadata={
+      'repeat': True, 'metavar': 'SPLIT=PATH',
+      'parse': _overrides_of('--annotations'),
+      'help': 'annotations file of a split (repeatable)'})  # split -> path
+  image_dirs: dict = dataclasses.field(default_factory=dict, metadata={
+      'flag': '--image-dir', 'repeat': True, 'metavar': 'SPLIT=DIR',
+      'parse': _overrides_of('--image-dir'),
+      'help': 'image folder of a split (repeatable)'})  # split -> dir
+  image_pattern: str = dataclasses.field(
+      default=layout.DEFAULT_IMAGE_PATTERN, metadata={
+          'help': 'image file name, with {split} and {image_id}'})
+  unlabelled_splits: tuple = dataclasses.field(default=(), metadata={
+      'type': record_spec.split_list,
+      'help': 'comma-separated splits without annotations (test* splits are '
+              'always unlabelled)'})
+  max_image_pixels: int = dataclasses.field(
+      default=images.DEFAULT_MAX_IMAGE_PIXELS, metadata={
+          'help': 'reject larger images (decompression bombs)'})
+  overwrite: bool = dataclasses.field(default=False, metadata={
+      'help': 'replace the outputs of an earlier run in --output'})
 
   def questions_path(self, split):
     return self.questions.get(split) or layout.questions_path(self.data_dir,
@@ -72,83 +114,6 @@ class PreprocessConfig:
   @property
   def training_split(self):
     return self.splits[0]
-
-
-def _split_overrides(values, flag):
-  overrides = {}
-  for value in values or ():
-    split, sep, path = value.partition('=')
-    if not sep or not split or not path:
-      raise ConfigError(f'{flag} {value!r}: expected SPLIT=PATH')
-    overrides[split] = path
-  return overrides
-
-
-def build_parser():
-  parser = argparse.ArgumentParser(
-      prog='vqa preprocess', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  defaults = PreprocessConfig()
-  parser.add_argument('--data-dir', default='',
-                      help='folder of the official VQA v2 layout (local or gs://)')
-  parser.add_argument('--output', required=True,
-                      help='output folder (local or gs://)')
-  parser.add_argument('--splits', default=','.join(defaults.splits),
-                      help='comma-separated; the first one is the training '
-                      'split that defines the answer vocabulary')
-  parser.add_argument('--top-answers', type=int, default=defaults.top_answers)
-  parser.add_argument('--max-question-tokens', type=int,
-                      default=defaults.max_question_tokens)
-  parser.add_argument('--image-size', type=int, default=defaults.image_size)
-  parser.add_argument('--num-shards', type=int, default=defaults.num_shards,
-                      help='TFRecord shards per split')
-  parser.add_argument('--tokenizer', default=defaults.tokenizer,
-                      help='BERT WordPiece tokenizer: the bundled '
-                      f'{tokenization.DEFAULT_TOKENIZER}, a local or gs:// '
-                      'directory, or a hub name such as bert-base-uncased')
-  parser.add_argument('--answers', default='',
-                      help='reuse this answers.json instead of building the '
-                      'vocabulary from the first split')
-  parser.add_argument('--questions', action='append', metavar='SPLIT=PATH',
-                      help='questions file of a split (repeatable)')
-  parser.add_argument('--annotations', action='append', metavar='SPLIT=PATH',
-                      help='annotations file of a split (repeatable)')
-  parser.add_argument('--image-dir', action='append', metavar='SPLIT=DIR',
-                      help='image folder of a split (repeatable)')
-  parser.add_argument('--image-pattern', default=defaults.image_pattern,
-                      help='image file name, with {split} and {image_id}')
-  parser.add_argument('--unlabelled-splits', default='',
-                      help='comma-separated splits without annotations '
-                      '(test* splits are always unlabelled)')
-  parser.add_argument('--max-image-pixels', type=int,
-                      default=defaults.max_image_pixels,
-                      help='reject larger images (decompression bombs)')
-  parser.add_argument('--overwrite', action='store_true',
-                      help='replace the outputs of an earlier run in --output')
-  return parser
-
-
-def parse_args(argv):
-  """Returns (PreprocessConfig, list of Beam pipeline arguments)."""
-  args, beam_args = build_parser().parse_known_args(argv)
-  config = PreprocessConfig(
-      data_dir=args.data_dir.rstrip('/'),
-      output=args.output.rstrip('/'),
-      splits=record_spec.split_list(args.splits),
-      top_answers=args.top_answers,
-      max_question_tokens=args.max_question_tokens,
-      image_size=args.image_size,
-      num_shards=args.num_shards,
-      tokenizer=args.tokenizer,
-      answers=args.answers,
-      questions=_split_overrides(args.questions, '--questions'),
-      annotations=_split_overrides(args.annotations, '--annotations'),
-      image_dirs=_split_overrides(args.image_dir, '--image-dir'),
-      image_pattern=args.image_pattern,
-      unlabelled_splits=record_spec.split_list(args.unlabelled_splits),
-      max_image_pixels=args.max_image_pixels,
-      overwrite=args.overwrite)
-  return config, beam_args
 
 
 def load_vocabulary(path):
@@ -326,7 +291,7 @@ def run_preprocess(config, beam_args=()):
   return read_metadata(config.output), beam_run.beam_counters(result)
 
 
-def _input_error_message(error):
+def input_error_message(error):
   """The InputFileError inside a runner's exception, if there is one."""
   seen = error
   while seen is not None:
@@ -338,36 +303,3 @@ def _input_error_message(error):
   if marker in text:
     return text[text.rindex(marker) + len(marker):].splitlines()[0]
   return None
-
-
-def main(argv=None):
-  logging.getLogger().setLevel(logging.WARNING)
-  # Multi-processing workers forward their start-up chatter at WARNING.
-  logging.getLogger('apache_beam.runners.portability.local_job_service'
-                   ).setLevel(logging.ERROR)
-  try:
-    config, beam_args = parse_args(sys.argv[1:] if argv is None else argv)
-    start = time.monotonic()
-    metadata, counters = run_preprocess(config, beam_args)
-  except (ConfigError, tokenization.TokenizerError) as e:
-    print(f'vqa preprocess: error: {e}', file=sys.stderr)
-    return 2
-  except Exception as e:  # pylint: disable=broad-except
-    message = _input_error_message(e)
-    if message is None:
-      raise
-    print(f'vqa preprocess: error: {message}', file=sys.stderr)
-    return 2
-  counts = metadata['counts']
-  print(accounting.format_summary(counts))
-  print(f'images read (Beam counter, all splits): '
-        f'{counters.get("images_read", 0)}')
-  print(f'answers: {metadata["answers"]["num_answers"]}; output: '
-        f'{config.output}; {time.monotonic() - start:.1f} s')
-  if any(accounting.unaccounted(entry) for entry in counts.values()):
-    return 1
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

@@ -3,8 +3,8 @@
 The question and annotation JSON files and the COCO-style image names match the
 official download, so the preprocessing pipeline runs on them unchanged:
 
-  python -m beam_pipelines.sample_data /tmp/vqa_sample --images-per-split 200
-  python -m beam_pipelines.sample_data /tmp/vqa_photos --kind photos
+  vqa sample-data /tmp/vqa_sample --images-per-split 200
+  vqa sample-data /tmp/vqa_photos --kind photos
 
 Two families: 'shapes' (the default; coloured circles, squares and triangles,
 beam_pipelines.sample_shapes) and 'photos' (grids of real photographs shipped
@@ -12,15 +12,14 @@ with scikit-image, beam_pipelines.sample_photos). Every question text gets a
 balanced answer distribution, so answering needs both the image and the
 question. Output is byte-identical for the same config.
 """
-import argparse
 import dataclasses
 import pathlib
 import re
-import sys
 
 from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from beam_pipelines import sample_vqa
+from trainer.contract import record_spec
 
 KINDS = ('shapes', 'photos')
 MIN_IMAGE_SIZE = sample_vqa.MIN_IMAGE_SIZE
@@ -42,13 +41,23 @@ class SampleDataConfig:
       official download.
     seed: same seed and config give byte-identical files.
     kind: 'shapes' or 'photos', the family of scenes.
+    out_dir: the folder `vqa sample-data` writes into.
   """
   images_per_split: int = 200
-  image_size: int = 96
+  image_size: int = dataclasses.field(default=96, metadata={
+      'help': f'side in pixels, at least {MIN_IMAGE_SIZE}'})
   questions_per_image: int = 5
-  splits: tuple[str, ...] = ('train2014', 'val2014')
+  splits: tuple[str, ...] = dataclasses.field(
+      default=('train2014', 'val2014'), metadata={
+          'type': record_spec.split_list, 'help': 'comma-separated split names'})
   seed: int = 0
-  kind: str = 'shapes'
+  kind: str = dataclasses.field(default='shapes', metadata={
+      'choices': KINDS, 'help': 'shapes: coloured shapes; photos: 2x2 grids '
+                                'of scikit-image photographs'})
+  # Where `vqa sample-data` writes; `generate` takes the folder itself.
+  out_dir: str = dataclasses.field(default='', metadata={
+      'positional': True, 'required': True, 'metavar': 'OUT_DIR',
+      'help': 'local directory to write into'})
 
   def __post_init__(self):
     _check_int('images_per_split', self.images_per_split, 1,
@@ -106,59 +115,3 @@ def generate(out_dir: str, config: SampleDataConfig) -> dict:
   return {split: sample_vqa.generate_split(out_dir, split, split_index,
                                            config, family)
           for split_index, split in enumerate(config.splits)}
-
-
-def _split_list(text):
-  return tuple(part.strip() for part in text.split(','))
-
-
-def _build_parser():
-  defaults = SampleDataConfig()
-  parser = argparse.ArgumentParser(
-      prog='python -m beam_pipelines.sample_data',
-      description='Writes sample VQA v2 data: synthetic shapes or grids of '
-      'real photographs.')
-  parser.add_argument('out_dir', metavar='OUT_DIR',
-                      help='local directory to write into')
-  parser.add_argument('--kind', choices=KINDS, default=defaults.kind,
-                      help='shapes: coloured shapes (default); photos: 2x2 '
-                      'grids of scikit-image photographs')
-  parser.add_argument('--images-per-split', type=int,
-                      default=defaults.images_per_split)
-  parser.add_argument('--image-size', type=int, default=defaults.image_size,
-                      help=f'side in pixels, at least {MIN_IMAGE_SIZE}')
-  parser.add_argument('--questions-per-image', type=int,
-                      default=defaults.questions_per_image)
-  parser.add_argument('--splits', type=_split_list, default=defaults.splits,
-                      help='comma-separated split names')
-  parser.add_argument('--seed', type=int, default=defaults.seed)
-  return parser
-
-
-def main(argv=None) -> int:
-  """Command-line entry point; returns the exit status."""
-  parser = _build_parser()
-  args = parser.parse_args(argv)
-  try:
-    config = SampleDataConfig(
-        images_per_split=args.images_per_split,
-        image_size=args.image_size,
-        questions_per_image=args.questions_per_image,
-        splits=args.splits,
-        seed=args.seed,
-        kind=args.kind)
-  except ValueError as error:
-    parser.error(str(error))
-  try:
-    summary = generate(args.out_dir, config)
-  except sample_photos.MissingDependencyError as error:
-    print(f'error: {error}', file=sys.stderr)
-    return 1
-  for split, counts in summary.items():
-    print(f'{split}: {counts["images"]} images, {counts["questions"]} '
-          f'questions in {args.out_dir}')
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

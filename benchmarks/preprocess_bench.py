@@ -14,8 +14,8 @@ then runs each variant as its own command, in turn, for several rounds:
                each image decoded once, the same records and shards;
   loop-mp      the same loop over every core (multiprocessing, one task per
                shard): the hardware limit for this work here;
-  beam         python -m beam_pipelines.preprocess with its default local
-               settings (what a user gets);
+  beam         vqa preprocess with its default local settings (what a
+               user gets);
   beam-in-memory, beam-threads, beam-mp
                the pipeline with --direct_running_mode=in_memory,
                multi_threading, or multi_processing (one worker per core).
@@ -204,8 +204,8 @@ def variant_command(name, data_dir, output, args):
             '--workers', '1' if name == 'loop' else '0',
             '--image-size', str(args.image_size),
             '--num-shards', str(args.num_shards)]
-  return [python, '-m', 'beam_pipelines.preprocess', '--data-dir', data_dir,
-          '--splits', SPLIT, '--output', output,
+  return [python, '-m', 'trainer.app.cli', 'preprocess',
+          '--data-dir', data_dir, '--splits', SPLIT, '--output', output,
           '--image-size', str(args.image_size),
           '--num-shards', str(args.num_shards), *BEAM_FLAGS[name]]
 

@@ -21,7 +21,7 @@ import sys
 import trainer  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS)
 import ray
 
-from trainer.fit import distill
+from trainer.app import cli
 from tuning import options as options_lib
 from tuning import results
 from tuning import sweep
@@ -49,8 +49,7 @@ def base_config(args, trainer_flags):
   """The DistillConfig from `vqa distill`'s own flags; one shared side file."""
   argv = ['--teacher', args.teacher, '--data', args.data, '--output',
           os.path.join(args.output, 'unused')] + list(trainer_flags)
-  config = distill.config_from_args(distill.build_parser().parse_args(argv),
-                                    argv)
+  config = cli.job_config('distill', argv)
   return dataclasses.replace(config, teacher_logits_dir=os.path.join(
       args.output, 'teacher_logits'))
 

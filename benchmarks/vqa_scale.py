@@ -170,7 +170,7 @@ class PeakMemory:
 
 
 def run_pipeline(data_dir, output, num_shards, beam_args):
-  command = [sys.executable, '-m', 'beam_pipelines.preprocess',
+  command = [sys.executable, '-m', 'trainer.app.cli', 'preprocess',
              '--data-dir', data_dir, '--splits', 'train2014,val2014',
              '--output', output, '--overwrite',
              '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,

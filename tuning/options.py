@@ -22,30 +22,62 @@ FINAL = 'final'  # 1 in the report made after the trainer returned
 @dataclasses.dataclass(frozen=True)
 class SweepOptions:
   """How to search and where to run; the trainer settings are in `base`."""
-  output: str = ''  # SWEEP_DIR, local or gs://
-  name: str = ''  # Ray experiment name; '' = the sweep kind
-  num_samples: int = 8  # trials (optuna, random); a grid has its own count
-  max_epochs: int = 4  # epochs of a trial that ASHA never stops
-  search: str = 'optuna'
-  grid_points: int = 3  # values per searched setting with --search grid
-  search_student: bool = False  # distillation: also student width and rate
-  scheduler: str = 'asha'  # 'fifo' runs every trial to the end
-  grace_period: int = 1  # ASHA: epochs before the first stop decision
+  output: str = dataclasses.field(default='', metadata={
+      'required': True, 'folder': True,
+      'help': "SWEEP_DIR (local or gs://): results, plot, best config, and "
+              "Ray's experiment unless --storage-path"})
+  name: str = dataclasses.field(default='', metadata={
+      'help': 'Ray experiment name (default: the sweep kind)'})
+  # trials (optuna, random); a grid has its own count
+  num_samples: int = dataclasses.field(default=8, metadata={
+      'help': 'trials (optuna, random)'})
+  max_epochs: int = dataclasses.field(default=4, metadata={
+      'help': 'epochs of a trial that is not stopped early'})
+  search: str = dataclasses.field(default='optuna', metadata={
+      'choices': SEARCHES})
+  grid_points: int = dataclasses.field(default=3, metadata={
+      'help': 'values per searched setting with --search grid'})
+  # distillation: also the student's width and learning rate
+  search_student: bool = dataclasses.field(default=False, metadata={
+      'help': "also search the student's width and learning rate"})
+  scheduler: str = dataclasses.field(default='asha', metadata={
+      'choices': SCHEDULERS,
+      'help': 'asha stops poor trials; fifo runs all to the end'})
+  grace_period: int = dataclasses.field(default=1, metadata={
+      'help': 'ASHA: epochs before a trial can be stopped'})
   reduction_factor: float = 2  # ASHA: 1/reduction_factor go on at each rung
   cpus_per_trial: float = 1.0
-  gpus_per_trial: float = 0.0  # fractions share a GPU (memory growth on)
-  max_concurrent_trials: int = 0  # 0: as many as the resources allow
-  storage_path: str = ''  # '' = SWEEP_DIR/ray; local or gs://
-  resume: bool = False  # continue the interrupted sweep in the storage path
-  max_failures: int = 1  # retries of a failed trial (from its checkpoint)
-  address: str = ''  # an existing Ray cluster ('auto', 'HOST:6379'); '' = local
-  num_cpus: int = 0  # local Ray only; 0 = all
-  dashboard: bool = False  # local Ray only: start the dashboard
-  dashboard_host: str = DEFAULT_DASHBOARD_HOST
+  gpus_per_trial: float = dataclasses.field(default=0.0, metadata={
+      'help': 'fractions (e.g. 0.25) share a GPU between trials'})
+  max_concurrent_trials: int = dataclasses.field(default=0, metadata={
+      'help': '0: as many as the resources allow'})
+  storage_path: str = dataclasses.field(default='', metadata={
+      'help': 'Ray results, local or gs:// (default SWEEP_DIR/ray); shared '
+              'storage on a cluster'})
+  resume: bool = dataclasses.field(default=False, metadata={
+      'help': 'continue the interrupted sweep (Tuner.restore)'})
+  max_failures: int = dataclasses.field(default=1, metadata={
+      'help': 'retries of a failed trial'})
+  address: str = dataclasses.field(default='', metadata={
+      'help': 'an existing Ray cluster (e.g. auto or HEAD:6379); default: '
+              'start a local Ray'})
+  num_cpus: int = dataclasses.field(default=0, metadata={
+      'help': 'CPUs of the local Ray (0: all)'})
+  dashboard: bool = dataclasses.field(default=False, metadata={
+      'help': 'start the Ray dashboard with the local Ray'})
+  dashboard_host: str = dataclasses.field(
+      default=DEFAULT_DASHBOARD_HOST, metadata={
+          'help': 'where the dashboard listens (warns unless loopback)'})
   dashboard_port: int = DEFAULT_DASHBOARD_PORT
-  seed: int = 0  # of the searcher
-  accuracy_tolerance: float = 0.01  # pruning: see results.best_prune_row
-  verbose: int = 1  # Ray Tune's progress output: 0, 1 or 2
+  seed: int = dataclasses.field(default=0, metadata={
+      'flag': '--search-seed', 'help': 'of the searcher'})
+  # pruning: see results.best_prune_row
+  accuracy_tolerance: float = dataclasses.field(default=0.01, metadata={
+      'help': 'best config: the smallest Pareto model at most this far below '
+              'the top accuracy'})
+  verbose: int = dataclasses.field(default=1, metadata={
+      'flag': '--tune-verbose', 'choices': (0, 1, 2),
+      'help': 'Ray Tune progress output'})
 
   @property
   def storage(self):

@@ -96,7 +96,7 @@ def test_reused_vocabulary_and_per_split_overrides(tmp_path, capsys):
   assert code == 0
   other = tmp_path / 'elsewhere'
   write_tiny_split(other, 'val2014')
-  config, _ = preprocess.parse_args([
+  config = cli.job_config('preprocess', [
       '--output', str(tmp_path / 'out2'), '--splits', 'val2014',
       '--answers', str(tmp_path / 'out1' / 'answers.json'),
       '--questions', f'val2014={other / layout.questions_filename("val2014")}',

@@ -1,51 +1,45 @@
-"""Tiny preprocessed records shared by the trainer tests."""
+"""Tiny preprocessed records shared by the trainer tests; every size comes
+from the app's `tiny` preset."""
 import dataclasses
 
 import pytest
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
+from trainer.app import presets
 from trainer.fit import distill
 from trainer.models import multimodal
-from trainer.models import student
 from trainer.fit import train
 
-IMAGE_SIZE = 32
-TINY_IMAGE_ALPHA = 0.35
+IMAGE_SIZE = presets.TINY_IMAGE_SIZE
+TINY_IMAGE_ALPHA = presets.TINY_IMAGE_ALPHA
 
 
 @pytest.fixture(scope='session')
 def tiny_records(tmp_path_factory):
   """Sample data (32 px, ~150 questions per split) preprocessed in memory."""
   raw = str(tmp_path_factory.mktemp('raw'))
-  sample_data.generate(raw, sample_data.SampleDataConfig(
-      images_per_split=30, image_size=IMAGE_SIZE, seed=1))
+  sample_data.generate(raw, presets.job_config(
+      'tiny', 'sample-data', sample_data.SampleDataConfig))
   output = str(tmp_path_factory.mktemp('records'))
-  preprocess.run_preprocess(preprocess.PreprocessConfig(
-      data_dir=raw, output=output, image_size=IMAGE_SIZE, num_shards=2,
-      max_question_tokens=16), ['--direct_running_mode=in_memory'])
+  preprocess.run_preprocess(presets.job_config(
+      'tiny', 'preprocess', preprocess.PreprocessConfig, data_dir=raw,
+      output=output), ['--direct_running_mode=in_memory'])
   return output
 
 
 def tiny_config(data, output, **overrides):
-  """A seconds-long configuration: tiny random BERT, MobileNetV2 x0.35."""
-  model_fields = {k: overrides.pop(k) for k in list(overrides)
-                  if k in {f.name for f in dataclasses.fields(
-                      multimodal.ModelConfig)}}
-  model = multimodal.ModelConfig(**dict(dict(
-      text_encoder='tiny', image_weights='none', image_alpha=TINY_IMAGE_ALPHA,
-      image_trainable=True, fusion_width=16, hidden_width=16, dropout=0.0),
-      **model_fields))
-  fields = dict(data=data, output=str(output), model=model, epochs=1,
-                batch_size=16, learning_rate=3e-3, strategy='auto',
-                deterministic=True, verbose=0)
-  fields.update(overrides)
-  return train.TrainConfig(**fields)
+  """A seconds-long configuration: tiny random BERT, MobileNetV2 x0.35;
+  ModelConfig fields may be given among the overrides."""
+  model_names = {field.name for field in dataclasses.fields(
+      multimodal.ModelConfig)}
+  model = {k: overrides.pop(k) for k in list(overrides) if k in model_names}
+  return presets.job_config('tiny', 'train', train.TrainConfig, data=data,
+                            output=str(output), model=model, **overrides)
 
 
-TINY_STUDENT = student.StudentConfig(embedding_dim=8, text_width=8,
-                                     image_filters=(8, 8), fusion_width=8,
-                                     hidden_width=8, dropout=0.0)
+TINY_STUDENT = presets.job_config('tiny', 'distill',
+                                  distill.DistillConfig).student
 
 
 @pytest.fixture(scope='session')
@@ -59,12 +53,9 @@ def tiny_teacher(tiny_records, tmp_path_factory):
 
 def tiny_distill_config(data, teacher, output, **overrides):
   """A seconds-long distillation of the tiny teacher into a tiny student."""
-  fields = dict(teacher=teacher, data=data, output=str(output),
-                student=TINY_STUDENT, epochs=1, batch_size=16,
-                learning_rate=3e-3, deterministic=True, verbose=0,
-                export=False)
-  fields.update(overrides)
-  return distill.DistillConfig(**fields)
+  return presets.job_config('tiny', 'distill', distill.DistillConfig,
+                            teacher=teacher, data=data, output=str(output),
+                            **overrides)
 
 
 @pytest.fixture(scope='session')

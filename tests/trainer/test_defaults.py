@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_config
+from trainer.app import cli
 from trainer.fit import defaults
 from trainer.measure import evaluate
 from trainer.measure import image_check
@@ -68,9 +69,9 @@ def test_given_values_are_kept_and_not_reported(tiny_records):
 
 def test_a_frozen_random_image_encoder_is_refused(tiny_records, tmp_path,
                                                   capsys):
-  code = train.main(['--data', tiny_records, '--output', str(tmp_path / 'm'),
-                     '--image-weights', 'none', '--image-frozen',
-                     '--text-encoder', 'tiny'])
+  code = cli.main(['train', '--data', tiny_records, '--output',
+                   str(tmp_path / 'm'), '--image-weights', 'none',
+                   '--image-frozen', '--text-encoder', 'tiny'])
   assert code == 2
   error = capsys.readouterr().err
   assert 'frozen image encoder without pretrained weights' in error
@@ -78,17 +79,16 @@ def test_a_frozen_random_image_encoder_is_refused(tiny_records, tmp_path,
 
 
 def test_the_flags_leave_the_defaults_to_be_decided():
-  config = train.config_from_args(train.build_parser().parse_args(
-      ['--data', 'd', '--output', 'o']))
+  config = cli.job_config('train', ['--data', 'd', '--output', 'o'])
   assert config.model.image_trainable is None
   assert config.model.image_feature_stride == 0
   assert config.learning_rate == 0.0
   assert config.learning_rate_schedule == 'cosine'
   assert config.cache_frozen_features is None
   assert config.model.image_augment == 'none'
-  frozen = train.config_from_args(train.build_parser().parse_args(
-      ['--data', 'd', '--output', 'o', '--image-frozen',
-       '--no-cache-frozen-features']))
+  frozen = cli.job_config('train', ['--data', 'd', '--output', 'o',
+                                     '--image-frozen',
+                                     '--no-cache-frozen-features'])
   assert frozen.model.image_trainable is False
   assert frozen.cache_frozen_features is False
 

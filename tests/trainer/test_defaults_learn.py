@@ -9,6 +9,7 @@ import pytest
 
 from beam_pipelines import preprocess
 from beam_pipelines import sample_data
+from trainer.app import cli
 from trainer.fit import train
 
 IMAGES_PER_SPLIT = 800
@@ -34,7 +35,7 @@ def _train_with_defaults(records, output, *flags):
   """The command a user without network access types, nothing tuned."""
   argv = ['--data', records, '--output', str(output), '--image-weights',
           'none', '--verbose', '2', *flags]
-  config = train.config_from_args(train.build_parser().parse_args(argv))
+  config = cli.job_config('train', argv)
   return train.train_and_evaluate(config)
 
 

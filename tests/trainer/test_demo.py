@@ -6,14 +6,14 @@ import shlex
 import pytest
 
 from trainer.contract import record_spec
+from trainer.app import cli
 from trainer.app import demo
-from trainer.serve import web
 
 
 def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
   monkeypatch.setattr(demo, 'STAGES', demo.STAGES[:6])
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
-                               images_per_split=12, num_shards=2, epochs=1)
+                               images_per_split=12, preset='tiny')
   timings = demo.run_demo(config)
   assert [name for name, _ in timings][-1] == 'predict'
   assert os.path.exists(os.path.join(config.output, 'teacher', 'export',
@@ -25,10 +25,8 @@ def test_demo_trains_evaluates_and_predicts(tmp_path, monkeypatch):
 @pytest.mark.slow  # ~4 minutes: every stage, Ray included
 def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
-                               images_per_split=12, num_shards=2,
-                               image_size=32, epochs=1, student_epochs=1, prune_epochs=1,
-                               latency_repeats=1, sweep_trials=2,
-                               sweep_epochs=1)
+                               images_per_split=12, preset='tiny',
+                               sweep_trials=2, sweep_epochs=1)
   timings = demo.run_demo(config)
   assert [name for name, _ in timings] == [name for name, _ in demo.STAGES]
   assert all(seconds > 0 for _, seconds in timings)
@@ -68,9 +66,9 @@ def _served(paths):
   lines = demo.next_steps(paths).splitlines()
   argv = shlex.split(' '.join(line.rstrip('\\') for line in lines[1:3]))
   assert argv[:2] == ['vqa', 'serve']
-  args = web.build_parser().parse_args(argv[2:])
-  assert args.data == paths['tfrecords']
-  return web.config_from_args(args).models
+  config = cli.job_config('serve', argv[2:])
+  assert config.data == paths['tfrecords']
+  return config.models
 
 
 def test_demo_ends_by_showing_how_to_serve_its_models_and_the_report():
@@ -87,7 +85,7 @@ def test_demo_ends_by_showing_how_to_serve_its_models_and_the_report():
 def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):
   monkeypatch.setattr(demo, 'STAGES', demo.STAGES[:2])
   config = dataclasses.replace(demo.DemoConfig(), output=str(tmp_path / 'd'),
-                               images_per_split=6, num_shards=1)
+                               images_per_split=6, preset='tiny')
   demo.run_demo(config)
   demo.run_demo(dataclasses.replace(config, images_per_split=3))
   _, metadata = record_spec.read_dataset_info(

@@ -18,6 +18,8 @@ from trainer.measure import evaluate
 from trainer.models import model_io
 from trainer.models import student as student_lib
 from trainer.data import targets
+from trainer.app import cli
+from trainer.app import presets
 
 
 def _softmax(values):
@@ -154,8 +156,8 @@ def test_student_without_teacher_is_saved_exported_and_evaluated(
 
 def test_distill_requires_a_teacher_unless_alpha_is_one(tiny_records,
                                                         tmp_path, capsys):
-  code = distill.main(['--data', tiny_records, '--output',
-                       str(tmp_path / 's'), '--alpha', '0.5'])
+  code = cli.main(['distill', '--data', tiny_records, '--output',
+                   str(tmp_path / 's'), '--alpha', '0.5'])
   assert code == 2
   assert '--teacher is required' in capsys.readouterr().err
 
@@ -166,8 +168,7 @@ def test_config_file_sets_fields_and_flags_override_it(tmp_path):
                               'student': {'text_width': 32}}))
   argv = ['--data', 'd/', '--output', 'o', '--config', str(path),
           '--temperature', '2']
-  config = distill.config_from_args(distill.build_parser().parse_args(argv),
-                                    argv)
+  config = cli.job_config('distill', argv)
   assert config.alpha == 0.4 and config.temperature == 2.0
   assert config.student.text_width == 32 and config.data == 'd'
   assert config.student.embedding_dim == student_lib.StudentConfig(
@@ -202,7 +203,8 @@ def test_a_damaged_side_file_is_named_not_used(tiny_records, tiny_teacher,
 def test_a_malformed_config_file_is_named(tmp_path, capsys):
   path = tmp_path / 'best.json'
   path.write_text('{"alpha": 0.4,')
-  code = distill.main(['--data', 'd', '--output', 'o', '--config', str(path)])
+  code = cli.main(['distill', '--data', 'd', '--output', 'o', '--config',
+                   str(path)])
   assert code == 2
   assert f'{path}: not valid JSON' in capsys.readouterr().err
 
@@ -213,17 +215,14 @@ def records_with_test_split(tmp_path_factory):
   test2015 split."""
   from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
   from beam_pipelines import sample_data  # pylint: disable=g-import-not-at-top
-  from tests.trainer import conftest  # pylint: disable=g-import-not-at-top
   raw = str(tmp_path_factory.mktemp('raw_test'))
   splits = ('train2014', 'val2014', 'test2015')
-  sample_data.generate(raw, sample_data.SampleDataConfig(
-      images_per_split=30, image_size=conftest.IMAGE_SIZE, seed=1,
-      splits=splits))
+  sample_data.generate(raw, presets.job_config(
+      'tiny', 'sample-data', sample_data.SampleDataConfig, splits=splits))
   output = str(tmp_path_factory.mktemp('records_test'))
-  preprocess.run_preprocess(preprocess.PreprocessConfig(
-      data_dir=raw, output=output, splits=splits,
-      image_size=conftest.IMAGE_SIZE, num_shards=2, max_question_tokens=16),
-                            ['--direct_running_mode=in_memory'])
+  preprocess.run_preprocess(presets.job_config(
+      'tiny', 'preprocess', preprocess.PreprocessConfig, data_dir=raw,
+      output=output, splits=splits), ['--direct_running_mode=in_memory'])
   return output
 
 
@@ -301,8 +300,7 @@ def test_unlabelled_splits_are_checked(records_with_test_split, tiny_teacher,
 def test_unlabelled_splits_flag_is_a_comma_list():
   argv = ['--data', 'd', '--output', 'o', '--teacher', 't',
           '--unlabelled-splits', 'test2015, test-dev2015']
-  config = distill.config_from_args(distill.build_parser().parse_args(argv),
-                                    argv)
+  config = cli.job_config('distill', argv)
   assert config.unlabelled_splits == ('test2015', 'test-dev2015')
 
 

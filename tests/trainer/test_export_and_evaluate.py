@@ -15,9 +15,9 @@ from trainer.measure import evaluate
 from trainer.serve import export
 from trainer.data import input_pipeline
 from trainer.models import model_io
-from trainer.serve import predict
 from trainer.fit import train
 from trainer.contract import vqa_metric
+from trainer.app import cli
 
 # Only TensorFlow and tensorflow_text: no code from this repository.
 _SERVE_SCRIPT = """
@@ -104,9 +104,9 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
       json.dumps({'image': str(image), 'question': 'Is there a red circle?'})
       + '\n\n' + json.dumps({'image': str(image),
                              'question': 'How many shapes?'}) + '\n')
-  assert predict.main(['--model', trained, '--image', str(image),
-                       '--question', 'What color is the square?']) == 0
-  assert predict.main(['--model', trained, '--batch', str(batch)]) == 0
+  assert cli.main(['predict', '--model', trained, '--image', str(image),
+                   '--question', 'What color is the square?']) == 0
+  assert cli.main(['predict', '--model', trained, '--batch', str(batch)]) == 0
   out = capsys.readouterr().out
   answers, _ = record_spec.read_dataset_info(
       model_io.read_json(os.path.join(trained, 'config.json'))['data'])
@@ -116,7 +116,7 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
   assert len(listed) == 3 * export.DEFAULT_TOP_K
   assert set(listed) <= set(answers)
   batch.write_text('{"image": "x.jpg"}\n')
-  assert predict.main(['--model', trained, '--batch', str(batch)]) == 2
+  assert cli.main(['predict', '--model', trained, '--batch', str(batch)]) == 2
   assert 'batch.jsonl:1' in capsys.readouterr().err
 
 
@@ -153,11 +153,14 @@ def test_question_only_baseline_is_reported(trained, tiny_records, tmp_path,
   train.train_and_evaluate(tiny_config(
       tiny_records, question_only, kind='question-only', epochs=1,
       steps_per_epoch=4, export=False))
-  assert evaluate.main(['--model', trained, '--data', tiny_records,
-                        '--question-only-model', str(question_only),
-                        '--output', str(tmp_path / 'eval.json')]) == 0
+  assert cli.main(['evaluate', '--model', trained, '--data', tiny_records,
+                   '--question-only-model', str(question_only),
+                   '--output', str(tmp_path / 'eval.json')]) == 0
   out = capsys.readouterr().out
   assert 'question_only' in out and 'majority_answer' in out
   saved = model_io.read_json(str(tmp_path / 'eval.json'))
   assert set(saved['reports']) == {'model', 'majority_answer',
                                    'question_only'}
+  recorded = model_io.read_json(str(tmp_path / 'evaluate_config.json'))
+  assert recorded['question_only_model'] == str(question_only)
+  assert recorded['batch_size'] == 64  # a default, filled in

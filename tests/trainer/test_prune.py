@@ -7,6 +7,7 @@ import pytest
 from trainer.measure import evaluate
 from trainer.models import model_io
 from trainer.fit import prune
+from trainer.app import cli
 
 
 def _config(data, model, output, **overrides):
@@ -102,18 +103,17 @@ def test_config_file_round_trips_with_flag_overrides(tmp_path):
                               'frequency': 7}))
   argv = ['--model', 'm', '--data', 'd/', '--output', 'o', '--config',
           str(path), '--frequency', '3']
-  config = prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+  config = cli.job_config('prune', argv)
   assert (config.final_sparsity, config.schedule, config.frequency) == (
       0.6, 'constant', 3)
   path.write_text(json.dumps({'sparsity': 0.6}))
   with pytest.raises(ValueError, match='unknown PruneConfig fields'):
-    prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+    cli.job_config('prune', argv)
 
 
 def test_keep_dense_flag_names_layers_or_none():
   base = ['--model', 'm', '--data', 'd', '--output', 'o']
-  parse = lambda argv: prune.config_from_args(
-      prune.build_parser().parse_args(argv), argv)
+  parse = lambda argv: cli.job_config('prune', argv)
   assert parse(base).keep_dense == prune.PruneConfig().keep_dense
   assert parse(base + ['--keep-dense']).keep_dense == ()
   assert parse(base + ['--keep-dense', 'head_hidden']).keep_dense == (
@@ -129,7 +129,7 @@ def test_keep_dense_nothing_prunes_every_prunable_layer(
 
 
 def test_cli_reports_a_missing_model(tiny_records, tmp_path, capsys):
-  code = prune.main(['--model', str(tmp_path / 'nope'), '--data',
-                     tiny_records, '--output', str(tmp_path / 'o')])
+  code = cli.main(['prune', '--model', str(tmp_path / 'nope'), '--data',
+                   tiny_records, '--output', str(tmp_path / 'o')])
   assert code == 2
   assert 'nope/config.json: not found' in capsys.readouterr().err

@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from trainer.app import cli
 from trainer.models import model_io
 from trainer.measure import measurements
 from trainer.measure import pareto
@@ -88,7 +89,7 @@ def made_report(tiny_records, tiny_teacher, student_with_tflite,
           f'loose-int8={loose}', '--baseline', 'student',
           '--latency-repeats', '2',
           '--latency-batches', *map(str, LATENCY_BATCHES)]
-  assert report.main(argv) == 0
+  assert cli.main(['report', *argv]) == 0
   return output
 
 
@@ -166,7 +167,7 @@ def test_plots_are_png_files(made_report):
 
 
 def _error(capsys, argv):
-  code = report.main(argv)
+  code = cli.main(['report', *argv])
   message = capsys.readouterr().err
   assert code == 2
   assert message.startswith('vqa report: error:'), message

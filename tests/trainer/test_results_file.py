@@ -13,9 +13,9 @@ from beam_pipelines import sample_data
 from tests.beam_pipelines import image_files
 from tests.beam_pipelines import vqa_files
 from tests.trainer.conftest import IMAGE_SIZE
+from trainer.app import cli
 from trainer.measure import complete_answers
 from trainer.contract import record_spec
-from trainer.measure import evaluate
 from trainer.models import model_io
 from trainer.measure import results_file
 from trainer.measure import split_questions
@@ -127,9 +127,8 @@ def val_evaluation(damaged_records, tiny_teacher, tmp_path_factory):
   raw, records = damaged_records
   folder = tmp_path_factory.mktemp('val_evaluation')
   results, metrics = str(folder / 'results.json'), str(folder / 'eval.json')
-  code = evaluate.main(['--model', tiny_teacher, '--data', records,
-                        '--split', VAL, '--results', results,
-                        '--output', metrics])
+  code = cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', VAL, '--results', results, '--output', metrics])
   assert code == 0
   return raw, records, _read_json(results), model_io.read_json(metrics)
 
@@ -185,9 +184,9 @@ def test_evaluate_prints_the_official_figure_and_the_answer_sources(
     damaged_records, tiny_teacher, tmp_path, capsys):
   raw, records = damaged_records
   results = tmp_path / 'results.json'
-  assert evaluate.main(['--model', tiny_teacher, '--data', records,
-                        '--split', VAL, '--results', str(results),
-                        '--output', str(tmp_path / 'eval.json')]) == 0
+  assert cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', VAL, '--results', str(results),
+                   '--output', str(tmp_path / 'eval.json')]) == 0
   out = capsys.readouterr().out
   annotations = _read_json(layout.annotations_path(raw, VAL))['annotations']
   official = official_overall_accuracy(_read_json(results), annotations)
@@ -203,9 +202,9 @@ def test_test_split_submission_is_complete_and_has_no_accuracy(
   raw, records = damaged_records
   results = tmp_path / 'vqa_test2015_tiny_results.json'
   metrics = tmp_path / 'eval.json'
-  assert evaluate.main(['--model', tiny_teacher, '--data', records,
-                        '--split', TEST, '--results', str(results),
-                        '--output', str(metrics)]) == 0
+  assert cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', TEST, '--results', str(results),
+                   '--output', str(metrics)]) == 0
   questions = _read_json(layout.questions_path(raw, TEST))['questions']
   submission = _read_json(results)
   assert_official_evaluator_loads(submission,
@@ -225,10 +224,10 @@ def test_a_questions_subset_gets_exactly_its_questions(
   subset_path = tmp_path / 'v2_OpenEnded_mscoco_test-dev2015_questions.json'
   _write_json({'questions': subset}, subset_path)
   results = tmp_path / 'vqa_test-dev2015_tiny_results.json'
-  assert evaluate.main(['--model', tiny_teacher, '--data', records,
-                        '--split', TEST, '--questions', str(subset_path),
-                        '--results', str(results),
-                        '--output', str(tmp_path / 'eval.json')]) == 0
+  assert cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', TEST, '--questions', str(subset_path),
+                   '--results', str(results),
+                   '--output', str(tmp_path / 'eval.json')]) == 0
   assert_official_evaluator_loads(_read_json(results),
                                   [q['question_id'] for q in subset])
 

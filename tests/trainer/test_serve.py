@@ -16,6 +16,7 @@ from trainer.serve import web
 from trainer.serve import model_backends
 from trainer.serve import request_inputs
 from trainer.serve import tflite_export
+from trainer.app import cli
 
 QUESTION = 'what color is the object?'
 
@@ -80,8 +81,8 @@ def test_api_answers_a_jpeg_like_vqa_predict(client, served_models,
                                [p for _, p in expected], rtol=1e-5)
     assert len(served[name]) == model_backends.TOP_K
   # The command prints the same answers.
-  assert predict.main(['--model', served_models[0][1], '--image', str(path),
-                       '--question', QUESTION]) == 0
+  assert cli.main(['predict', '--model', served_models[0][1], '--image',
+                   str(path), '--question', QUESTION]) == 0
   printed = [line.split(None, 1)[1] for line in
              capsys.readouterr().out.splitlines()[1:]]
   assert printed == [a for a, _ in served['teacher']]
@@ -258,26 +259,25 @@ def test_loopback_is_quiet_and_any_other_host_warns():
 
 
 def test_cli_names_what_is_wrong(tiny_student, tmp_path, capsys):
-  assert web.main(['--models', 'student']) == 2
+  assert cli.main(['serve', '--models', 'student']) == 2
   assert 'expected NAME=PATH' in capsys.readouterr().err
-  assert web.main(['--models', f'a={tmp_path}/missing']) == 2
+  assert cli.main(['serve', '--models', f'a={tmp_path}/missing']) == 2
   assert 'does not exist' in capsys.readouterr().err
   # The shared student fixture is not exported.
-  assert web.main(['--models', f'student={tiny_student}']) == 2
+  assert cli.main(['serve', '--models', f'student={tiny_student}']) == 2
   assert 'MODEL_DIR/export' in capsys.readouterr().err
 
 
 def test_cli_refuses_a_split_outside_the_data(served_models, tiny_records,
                                                capsys):
   name, path = served_models[0]
-  assert web.main(['--models', f'{name}={path}', '--data', tiny_records,
-                     '--split', '../records']) == 2
+  assert cli.main(['serve', '--models', f'{name}={path}', '--data',
+                   tiny_records, '--split', '../records']) == 2
   assert 'is not one of the splits' in capsys.readouterr().err
 
 
 def test_config_reads_the_limits_in_mib_and_megapixels():
-  args = web.build_parser().parse_args(
-      ['--models', 'a=b', '--max-upload-mb', '2', '--max-megapixels', '0.5'])
-  config = web.config_from_args(args)
+  config = cli.job_config('serve', [
+      '--models', 'a=b', '--max-upload-mb', '2', '--max-megapixels', '0.5'])
   assert config.limits == request_inputs.UploadLimits(2 * 2**20, 500_000)
   assert config.host == '127.0.0.1' and config.port == 8080

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from trainer.measure import report
+from trainer.app import cli
 from trainer.serve import web
 from trainer.serve import model_backends
 from trainer.serve import request_inputs
@@ -186,10 +186,10 @@ def test_page_shows_why_an_upload_is_refused(browser, live, tmp_path):
 def test_report_html_opens_offline_with_every_model(browser, served_models,
                                                     tiny_records, tmp_path):
   output = str(tmp_path / 'report')
-  assert report.main(['--data', tiny_records, '--split', 'val2014',
-                      '--output', output, '--latency-batches', '1',
-                      '--latency-repeats', '1', '--examples', '2',
-                      '--models'] + [f'{n}={p}' for n, p in served_models]) == 0
+  assert cli.main(['report', '--data', tiny_records, '--split', 'val2014',
+                   '--output', output, '--latency-batches', '1',
+                   '--latency-repeats', '1', '--examples', '2',
+                   '--models'] + [f'{n}={p}' for n, p in served_models]) == 0
   names = [name for name, _ in served_models]
   browser.get('file://' + os.path.join(output, 'report.html'))
   tables = browser.find_elements(_by().TAG_NAME, 'table')

@@ -15,6 +15,7 @@ from trainer.models import multimodal
 from trainer.measure import sizes
 from trainer.models import student
 from trainer.serve import tflite_export
+from trainer.app import cli
 
 EXAMPLES = 8
 
@@ -160,18 +161,22 @@ def test_export_writes_the_model_and_its_report(student_copy, tiny_records,
 
 def test_cli_prints_size_ratio_and_accuracy(student_copy, tiny_records,
                                             capsys):
-  code = tflite_export.main(['--model', str(student_copy), '--data',
-                             tiny_records, '--quantize', 'none'])
+  code = cli.main(['export-tflite', '--model', str(student_copy), '--data',
+                   tiny_records, '--quantize', 'none'])
   out = capsys.readouterr().out
   assert code == 0
   assert 'x the Keras weights' in out
   assert 'VQA accuracy measured with the TFLite interpreter (none)' in out
   assert os.path.exists(tflite_export.tflite_path(str(student_copy), 'none'))
+  with open(os.path.join(str(student_copy), 'tflite',
+                         'model-none_export_tflite_config.json')) as f:
+    assert json.load(f)['quantize'] == 'none'
 
 
 def test_cli_reports_a_missing_model_dir(tiny_records, tmp_path, capsys):
   missing = str(tmp_path / 'no-such-model')
-  code = tflite_export.main(['--model', missing, '--data', tiny_records])
+  code = cli.main(['export-tflite', '--model', missing, '--data',
+                   tiny_records])
   err = capsys.readouterr().err
   assert code == 2
   assert err.startswith('vqa export-tflite: error:')
@@ -179,8 +184,8 @@ def test_cli_reports_a_missing_model_dir(tiny_records, tmp_path, capsys):
 
 
 def test_cli_reports_an_unknown_split(tiny_student, tiny_records, capsys):
-  code = tflite_export.main(['--model', tiny_student, '--data', tiny_records,
-                             '--split', 'test2015'])
+  code = cli.main(['export-tflite', '--model', tiny_student, '--data',
+                   tiny_records, '--split', 'test2015'])
   assert code == 2
   assert "--split 'test2015'" in capsys.readouterr().err
 

@@ -14,6 +14,7 @@ from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.fit import fit_setup
 from trainer.fit import train
+from trainer.app import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -143,8 +144,8 @@ def test_multi_worker_mirrored_strategy_on_two_local_workers(
 
 
 def test_train_cli_explains_a_missing_data_folder(tmp_path, capsys):
-  code = train.main(['--data', str(tmp_path / 'missing'),
-                     '--output', str(tmp_path / 'model')])
+  code = cli.main(['train', '--data', str(tmp_path / 'missing'),
+                   '--output', str(tmp_path / 'model')])
   assert code == 2
   err = capsys.readouterr().err
   assert 'answers.json' in err and 'vqa preprocess' in err
@@ -152,8 +153,8 @@ def test_train_cli_explains_a_missing_data_folder(tmp_path, capsys):
 
 def test_train_cli_explains_an_unknown_text_encoder(tiny_records, tmp_path,
                                                     capsys):
-  code = train.main(['--data', tiny_records, '--output', str(tmp_path / 'm'),
-                     '--text-encoder', str(tmp_path / 'no' / 'such' / 'dir')])
+  code = cli.main(['train', '--data', tiny_records, '--output',
+                   str(tmp_path / 'm'), '--text-encoder', str(tmp_path / 'no' / 'such' / 'dir')])
   assert code == 2
   assert 'no such directory' in capsys.readouterr().err
 
@@ -162,20 +163,19 @@ def test_every_fit_flag_reaches_the_config():
   argv = ['--data', 'd/', '--output', 'o', '--learning-rate-schedule',
           'cosine', '--validation-steps', '7', '--image-feature-stride', '8',
           '--image-augment', '--loss', 'softmax', '--cache-frozen-features']
-  config = train.config_from_args(train.build_parser().parse_args(argv))
+  config = cli.job_config('train', argv)
   assert config.learning_rate_schedule == 'cosine'
   assert (config.validation_steps, config.loss, config.data) == (
       7, 'softmax', 'd')
   assert config.cache_frozen_features
   assert config.model.image_augment == 'flip'  # the flag alone: flips
   assert config.model.image_feature_stride == 8
-  rotated = train.config_from_args(train.build_parser().parse_args(
-      ['--data', 'd', '--output', 'o', '--image-augment', 'flip-rotate',
-       '--image-feature-stride', '4']))
+  rotated = cli.job_config(
+      'train', ['--data', 'd', '--output', 'o', '--image-augment',
+                'flip-rotate', '--image-feature-stride', '4'])
   assert rotated.model.image_augment == 'flip-rotate'
   assert rotated.model.image_feature_stride == 4
-  defaults = train.config_from_args(train.build_parser().parse_args(
-      ['--data', 'd', '--output', 'o']))
+  defaults = cli.job_config('train', ['--data', 'd', '--output', 'o'])
   assert defaults == train.TrainConfig(data='d', output='o')
 
 

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tests.trainer.conftest import tiny_distill_config
+from trainer.app import cli
 from trainer.fit import distill
 from trainer.fit import teacher_logits
 from trainer.models import model_io
@@ -98,14 +99,12 @@ def test_best_config_file_round_trips_into_vqa_distill(distill_sweep,
   assert fields['alpha'] == pytest.approx(outcome.best['alpha'])
   output = str(tmp_path / 'student')
   argv = ['--config', best_file, '--data', tiny_records, '--output', output]
-  config = distill.config_from_args(distill.build_parser().parse_args(argv),
-                                    argv)
+  config = cli.job_config('distill', argv)
   assert config == dataclasses.replace(outcome.best_config, output=output,
                                        export=True, verbose=1)
   assert config.student == base.student
   # And the command itself trains it (a step, no more).
-  assert distill.main(argv + ['--epochs', '1', '--steps-per-epoch', '1',
-                              '--validation-steps', '1',
-                              '--verbose', '0']) == 0
+  assert cli.main(['distill', *argv, '--epochs', '1', '--steps-per-epoch',
+                   '1', '--validation-steps', '1', '--verbose', '0']) == 0
   assert os.path.exists(os.path.join(output, model_io.HISTORY_FILE))
 

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from trainer.app import cli
 from trainer.fit import prune
 from tuning import options as options_lib
 from tuning import results
@@ -56,6 +57,6 @@ def test_best_config_file_round_trips_into_vqa_prune(prune_sweep,
   output = str(tmp_path / 'pruned')
   argv = ['--config', best_file, '--data', tiny_records, '--model',
           base.model, '--output', output]
-  config = prune.config_from_args(prune.build_parser().parse_args(argv), argv)
+  config = cli.job_config('prune', argv)
   assert config == dataclasses.replace(outcome.best_config, output=output,
                                        export=True, verbose=1)

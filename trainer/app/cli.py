@@ -1,47 +1,111 @@
-"""The `vqa` command: one subcommand per job, each also a `python -m` module.
+"""The `vqa` command: one subcommand per job (trainer/app/commands.py).
 
-Subcommand modules are imported only when chosen, so `vqa --help` is fast and
-one job never pays for another's imports.
+  vqa JOB [--config FILE] [--preset NAME] [flags]
+
+Each job's flags come from its config dataclass (trainer/app/flags.py); a
+config is the defaults, then the preset, then --config's file, then the
+flags given. Known user errors print `vqa JOB: error: MESSAGE` and exit 2.
 """
-import importlib
+import dataclasses
 import sys
 
-# subcommand -> (module with main(argv), one-line help)
-SUBCOMMANDS = {
-    'sample-data': ('beam_pipelines.sample_data',
-                    'write a sample VQA v2 data set (shapes or photos)'),
-    'preprocess': ('beam_pipelines.preprocess',
-                   'VQA v2 files -> sharded gzip TFRecords (Apache Beam)'),
-    'train': ('trainer.fit.train',
-              'train the teacher or the question-only baseline (tf.distribute)'),
-    'distill': ('trainer.fit.distill',
-                'distil a trained teacher into a small student'),
-    'prune': ('trainer.fit.prune',
-              'magnitude pruning (tfmot) with fine-tuning, stripped and sized'),
-    'export-tflite': ('trainer.serve.tflite_export',
-                      'TFLite conversion (fp32, dynamic-range, int8), '
-                      'evaluated with the interpreter'),
-    'report': ('trainer.measure.report',
-               'compare models: size, accuracy, latency; table and plots'),
-    'tune': ('tuning.cli',
-             'Ray Tune sweeps over distillation and pruning settings'),
-    'evaluate': ('trainer.measure.evaluate',
-                 'official VQA accuracy of a model, with baselines'),
-    'predict': ('trainer.serve.predict',
-                'answer a question about a picture with an exported model'),
-    'serve': ('trainer.serve.web',
-              'a web page and JSON API asking every exported model at once'),
-    'demo': ('trainer.app.demo',
-             'the whole flow on the embedded sample data, timed'),
-}
+from trainer.app import commands
+from trainer.app import flags
+from trainer.app import presets
+
+TUNE_HELP = 'Ray Tune sweeps over distillation and pruning settings'
+# Errors that mean the inputs or the flags are wrong, not the program.
+USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
 
 
 def usage():
   lines = ['usage: vqa SUBCOMMAND [options]   (vqa SUBCOMMAND --help)', '',
            'subcommands:']
-  lines += [f'  {name:<15}{help_text}'
-            for name, (_, help_text) in SUBCOMMANDS.items()]
+  entries = [(name, help_text) for name, (_, help_text)
+             in commands.JOBS.items()] + [('tune', TUNE_HELP)]
+  lines += [f'  {name:<15}{help_text}' for name, help_text in entries]
   return '\n'.join(lines)
+
+
+def reporting_errors(name, work, errors=None):
+  """work()'s exit status; a user error (or one of `errors`, {class: exit
+  status}) is printed as `vqa NAME: error: MESSAGE` instead."""
+  statuses = dict(errors or {})
+  for error in USER_ERRORS:
+    statuses.setdefault(error, 2)
+  try:
+    return work()
+  except tuple(statuses) as e:  # pylint: disable=catching-non-exception
+    print(f'vqa {name}: error: {e}', file=sys.stderr)
+    return next(status for error, status in statuses.items()
+                if isinstance(e, error))
+
+
+def _takes_preset_flag(config_class):
+  """False where the config has its own `preset` field (`vqa demo`)."""
+  return 'preset' not in {field.name
+                          for field in dataclasses.fields(config_class)}
+
+
+def job_parser(name, job):
+  """The parser of `vqa NAME`: its config's flags, --config, --preset."""
+  parser = flags.build_parser(f'vqa {name}', job.config_class,
+                              job.description, job.skip)
+  if _takes_preset_flag(job.config_class):
+    parser.add_argument('--preset', default='', choices=tuple(presets.PRESETS),
+                        help='start from these sizes (trainer/app/presets.py)'
+                        ', under --config and the flags')
+  return parser
+
+
+def parse_job(name, job, argv):
+  """(parsed flags, Beam pipeline arguments or None)."""
+  parser = job_parser(name, job)
+  if job.beam_options:
+    return parser.parse_known_args(argv)
+  return parser.parse_args(argv), None
+
+
+def job_config(name, argv):
+  """The config `vqa NAME ARGV` runs with (the same resolution as main)."""
+  job = commands.JOBS[name][0]()
+  args, _ = parse_job(name, job, argv)
+  return _resolve(name, job, args)
+
+
+def _resolve(name, job, args):
+  preset = (getattr(args, 'preset', '')
+            if _takes_preset_flag(job.config_class) else '')
+  base = presets.preset_fields(preset, name) if preset else None
+  return flags.build_config(job.config_class, args, base)
+
+
+def run_job(name, argv):
+  """Runs `vqa NAME ARGV`; returns the exit status."""
+  job = commands.JOBS[name][0]()
+  args, beam_args = parse_job(name, job, argv)
+
+  def work():
+    config = _resolve(name, job, args)
+    result = (job.run(config, beam_args) if job.beam_options
+              else job.run(config))
+    if job.record:
+      flags.write_config(config, job.record(config))
+    return job.summarize(result, config)
+  return reporting_errors(name, work, job.errors)
+
+
+def run_tune(argv):
+  """Runs `vqa tune KIND ARGV`; returns the exit status."""
+  from trainer.app import tune  # pylint: disable=g-import-not-at-top
+  args, trainer_flags = tune.build_parser().parse_known_args(argv)
+  trainer_job = commands.JOBS[args.kind][0]()
+
+  def work():
+    options, base = tune.sweep_configs(args, trainer_flags, trainer_job)
+    outcome = tune.run_sweep(args.kind, options, base)
+    return tune.print_summary(args.kind, outcome, base.data)
+  return reporting_errors(f'tune {args.kind}', work)
 
 
 def main(argv=None):
@@ -50,11 +114,12 @@ def main(argv=None):
     print(usage())
     return 0
   name, rest = argv[0], argv[1:]
-  if name not in SUBCOMMANDS:
+  if name == 'tune':
+    return run_tune(rest)
+  if name not in commands.JOBS:
     print(f'vqa: unknown subcommand {name!r}\n\n{usage()}', file=sys.stderr)
     return 2
-  module = importlib.import_module(SUBCOMMANDS[name][0])
-  return module.main(rest)
+  return run_job(name, rest)
 
 
 if __name__ == '__main__':

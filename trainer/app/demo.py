@@ -11,39 +11,25 @@ conversion (int8) evaluated with the interpreter -> the comparison report.
 It ends by printing how to open the models in a browser (`vqa serve`) and
 where the report's one-page HTML version is.
 """
-import argparse
 import dataclasses
 import os
 import shutil
-import sys
 import time
+
+from trainer.app import presets
 
 MARKER = '.vqa-demo'
 
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-  """Sizes chosen so the complete demo fits in minutes on a 2-core laptop."""
+  """What is the demo's own; every job's config comes from the preset."""
   output: str = 'demo_output'
+  # The jobs' sizes (presets.py): 'demo' fits in minutes on a 2-core laptop.
+  preset: str = dataclasses.field(default='demo', metadata={
+      'choices': tuple(presets.PRESETS)})
   images_per_split: int = 800
-  questions_per_image: int = 5
-  # test2015 has no annotations, as in the official download: the teacher's
-  # answers are all the student learns from it.
-  splits: tuple = ('train2014', 'val2014', 'test2015')
-  unlabelled_splits: tuple = ('test2015',)
-  # Small images keep MobileNetV2 trained from scratch within minutes on CPU.
-  image_size: int = 32
-  num_shards: int = 4
   seed: int = 0
-  # The teacher and the student are trained with the defaults of `vqa train`
-  # and `vqa distill`: only sizes and times are set here. ImageNet weights
-  # need network access, so the image encoder starts from random weights
-  # (`--image-weights none`), which the defaults train.
-  epochs: int = 10
-  student_epochs: int = 10
-  final_sparsity: float = 0.8
-  prune_epochs: int = 5
-  latency_repeats: int = 10
   # Sweeps: a few short trials of each kind (ASHA stops the poor ones);
   # a trial's epoch is a part of the training split, validated on the first
   # 20 batches (1280 questions) of val2014.
@@ -51,6 +37,10 @@ class DemoConfig:
   sweep_epochs: int = 3
   sweep_steps_per_epoch: int = 20
   sweep_validation_steps: int = 20
+
+  def job_config(self, job, config_class, **fields):
+    """A job's config: the preset's fields, then `fields`."""
+    return presets.job_config(self.preset, job, config_class, **fields)
 
 
 def _prepare_output(output):
@@ -67,20 +57,18 @@ def _prepare_output(output):
 
 def stage_sample_data(config, paths):
   from beam_pipelines import sample_data  # pylint: disable=g-import-not-at-top
-  sample_data.generate(paths['raw'], sample_data.SampleDataConfig(
-      images_per_split=config.images_per_split,
-      image_size=config.image_size,
-      questions_per_image=config.questions_per_image, splits=config.splits,
-      seed=config.seed))
+  sample_data.generate(paths['raw'], config.job_config(
+      'sample-data', sample_data.SampleDataConfig,
+      images_per_split=config.images_per_split, seed=config.seed))
   return f'raw VQA v2 layout in {paths["raw"]}'
 
 
 def stage_preprocess(config, paths):
   from beam_pipelines import accounting  # pylint: disable=g-import-not-at-top
   from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
-  preprocess_config = preprocess.PreprocessConfig(
-      data_dir=paths['raw'], output=paths['tfrecords'], splits=config.splits,
-      image_size=config.image_size, num_shards=config.num_shards)
+  preprocess_config = config.job_config(
+      'preprocess', preprocess.PreprocessConfig, data_dir=paths['raw'],
+      output=paths['tfrecords'])
   # A few thousand questions: the in-memory runner beats multi-processing,
   # whose workers each pay their own start-up.
   metadata, _ = preprocess.run_preprocess(
@@ -90,13 +78,10 @@ def stage_preprocess(config, paths):
 
 
 def _train_config(config, paths, kind):
-  from trainer.models import multimodal  # pylint: disable=g-import-not-at-top
   from trainer.fit import train  # pylint: disable=g-import-not-at-top
-  model = multimodal.ModelConfig(kind=kind, image_weights='none')
-  return train.TrainConfig(
-      data=paths['tfrecords'], output=paths[kind], model=model,
-      epochs=config.epochs, early_stopping_patience=config.epochs,
-      seed=config.seed, verbose=2, export=(kind == 'teacher'))
+  return config.job_config(
+      'train', train.TrainConfig, data=paths['tfrecords'], output=paths[kind],
+      model=dict(kind=kind), seed=config.seed, export=(kind == 'teacher'))
 
 
 def _train_stage(kind):
@@ -137,12 +122,10 @@ def stage_predict(config, paths):
 
 def _distill_config(config, paths, name, alpha):
   from trainer.fit import distill  # pylint: disable=g-import-not-at-top
-  return distill.DistillConfig(
-      teacher=paths['teacher'], data=paths['tfrecords'], output=paths[name],
-      alpha=alpha, unlabelled_splits=config.unlabelled_splits,
-      epochs=config.student_epochs,
-      early_stopping_patience=config.student_epochs,
-      seed=config.seed, verbose=2)
+  return config.job_config(
+      'distill', distill.DistillConfig, teacher=paths['teacher'],
+      data=paths['tfrecords'], output=paths[name], alpha=alpha,
+      seed=config.seed, export=True)
 
 
 def _distill_stage(name):
@@ -158,10 +141,10 @@ def _distill_stage(name):
 
 def _prune_config(config, paths):
   from trainer.fit import prune  # pylint: disable=g-import-not-at-top
-  return prune.PruneConfig(
-      model=paths['student'], data=paths['tfrecords'], output=paths['pruned'],
-      final_sparsity=config.final_sparsity, epochs=config.prune_epochs,
-      end_fraction=0.5, seed=config.seed, verbose=2)
+  return config.job_config(
+      'prune', prune.PruneConfig, model=paths['student'],
+      data=paths['tfrecords'], output=paths['pruned'], seed=config.seed,
+      export=True)
 
 
 def stage_prune(config, paths):
@@ -198,13 +181,15 @@ def report_models(paths):
 
 def stage_report(config, paths):
   from trainer.measure import report  # pylint: disable=g-import-not-at-top
-  code = report.main(['--data', paths['tfrecords'], '--split', 'val2014',
-                      '--output', paths['report'],
-                      '--latency-repeats', str(config.latency_repeats),
-                      '--models'] + report_models(paths))
-  if code:
-    raise SystemExit(f'vqa demo: the report failed (exit {code})')
-  return f'report, table and plots in {paths["report"]}'
+  from trainer.measure import tables  # pylint: disable=g-import-not-at-top
+  from trainer.models import model_specs  # pylint: disable=g-import-not-at-top
+  made = report.make_report(config.job_config(
+      'report', report.ReportConfig, data=paths['tfrecords'], split='val2014',
+      output=paths['report'],
+      models=model_specs.parse_model_specs(report_models(paths))))
+  return '\n'.join([tables.format_markdown(made),
+                    'written: ' + ', '.join(made['files']),
+                    f'report, table and plots in {paths["report"]}'])
 
 
 def stage_sweeps(config, paths):
@@ -307,18 +292,8 @@ def run_demo(config):
   return timings
 
 
-def main(argv=None):
-  defaults = DemoConfig()
-  parser = argparse.ArgumentParser(prog='vqa demo', description=__doc__)
-  parser.add_argument('--output', default=defaults.output)
-  parser.add_argument('--images-per-split', type=int,
-                      default=defaults.images_per_split)
-  parser.add_argument('--seed', type=int, default=defaults.seed)
-  args = parser.parse_args(argv)
-  config = dataclasses.replace(defaults, output=args.output,
-                               images_per_split=args.images_per_split,
-                               seed=args.seed)
-  timings = run_demo(config)
+def print_timings(timings, config):
+  """The stage timings and what to look at next; returns 0."""
   print('stage timings:')
   width = max(len(name) for name, _ in timings) + 2
   for name, seconds in timings:
@@ -327,7 +302,3 @@ def main(argv=None):
   print()
   print(next_steps(demo_paths(config.output)))
   return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

@@ -21,10 +21,8 @@ kept in a TFRecord side file (STUDENT_DIR/teacher_logits/, or
 with training=False either way, so both modes train the same student.
 The student is saved, evaluated, exported and served like the teacher.
 """
-import argparse
 import dataclasses
 import os
-import sys
 import time
 
 import tensorflow as tf
@@ -41,7 +39,6 @@ from trainer.fit import distillation
 from trainer.fit import fit_setup
 from trainer.fit import outputs
 from trainer.fit import teacher_logits
-from trainer.fit import train
 from trainer.fit.fit_config import FitConfig
 
 TEACHER_LOGITS_MODES = ('precompute', 'on-the-fly')
@@ -50,15 +47,21 @@ TEACHER_LOGITS_MODES = ('precompute', 'on-the-fly')
 @dataclasses.dataclass(frozen=True)
 class DistillConfig(FitConfig):
   """A distillation job; written to STUDENT_DIR/config.json."""
-  teacher: str = ''
+  teacher: str = dataclasses.field(default='', metadata={
+      'help': 'teacher MODEL_DIR (not needed with --alpha 1)'})
   student: student_lib.StudentConfig = student_lib.StudentConfig()
   # alpha 0.5 at T=2 made better students than 0.1 at T=4 on both sample
   # families (benchmarks/RESULTS.md).
-  alpha: float = 0.5
+  alpha: float = dataclasses.field(default=0.5, metadata={
+      'help': 'weight of the loss on the VQA targets'})
   temperature: float = 2.0
-  teacher_logits: str = 'precompute'
+  teacher_logits: str = dataclasses.field(default='precompute', metadata={
+      'choices': TEACHER_LOGITS_MODES})
   teacher_logits_dir: str = ''  # '' = STUDENT_DIR/teacher_logits
-  unlabelled_splits: tuple = ()  # learnt from the teacher's answers alone
+  unlabelled_splits: tuple = dataclasses.field(default=(), metadata={
+      'type': record_spec.split_list, 'metavar': 'SPLITS',
+      'help': 'comma-separated preprocessed splits without annotations '
+              "(e.g. test2015), learnt from the teacher's answers alone"})
   batch_size: int = 64  # per replica
 
   @property
@@ -195,87 +198,3 @@ def distill(config, strategy=None, extra_callbacks=()):
   return outputs.save_outputs(student, config, spec, output, chief, summary,
                               model_config=config.student,
                               extra={'choices': summary['choices']})
-
-
-# --- the command ------------------------------------------------------------
-
-def add_student_flags(parser):
-  defaults = student_lib.StudentConfig()
-  parser.add_argument('--text-layer', default=defaults.text_layer,
-                      choices=student_lib.TEXT_LAYERS)
-  parser.add_argument('--embedding-dim', type=int,
-                      default=defaults.embedding_dim)
-  parser.add_argument('--text-width', type=int, default=defaults.text_width)
-  parser.add_argument('--image-filters', type=int, nargs='+',
-                      default=list(defaults.image_filters))
-  parser.add_argument('--fusion-width', type=int,
-                      default=defaults.fusion_width)
-  parser.add_argument('--hidden-width', type=int,
-                      default=defaults.hidden_width)
-  parser.add_argument('--dropout', type=float, default=defaults.dropout)
-
-
-def build_parser():
-  defaults = DistillConfig()
-  parser = argparse.ArgumentParser(
-      prog='vqa distill', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--teacher', default='',
-                      help='teacher MODEL_DIR (not needed with --alpha 1)')
-  parser.add_argument('--data', required=True, help='`vqa preprocess` output')
-  parser.add_argument('--output', required=True, help='student MODEL_DIR')
-  parser.add_argument('--config', default='',
-                      help='JSON of DistillConfig fields (e.g. the best of a '
-                      '`vqa tune distill` sweep); flags given override it')
-  parser.add_argument('--alpha', type=float, default=defaults.alpha,
-                      help='weight of the loss on the VQA targets')
-  parser.add_argument('--temperature', type=float,
-                      default=defaults.temperature)
-  parser.add_argument('--teacher-logits', default=defaults.teacher_logits,
-                      choices=TEACHER_LOGITS_MODES)
-  parser.add_argument('--teacher-logits-dir', default='')
-  parser.add_argument('--unlabelled-splits', type=record_spec.split_list,
-                      default=defaults.unlabelled_splits, metavar='SPLITS',
-                      help='comma-separated preprocessed splits without '
-                      'annotations (e.g. test2015), learnt from the '
-                      "teacher's answers alone")
-  add_student_flags(parser)
-  train.add_fit_flags(parser, defaults)
-  return parser
-
-
-STUDENT_FLAGS = ('text_layer', 'embedding_dim', 'text_width', 'image_filters',
-                 'fusion_width', 'hidden_width', 'dropout')
-
-
-def config_from_args(args, argv):
-  """DistillConfig from --config (if any) overridden by the flags given."""
-  fields = train.fields_from_config_file(args, argv)
-  student_fields = dict(fields.pop('student', {}))
-  for name in STUDENT_FLAGS:
-    if name in fields:
-      student_fields[name] = fields.pop(name)
-  fields['student'] = student_lib.StudentConfig.from_dict(student_fields)
-  fields['unlabelled_splits'] = tuple(fields.get(
-      'unlabelled_splits', DistillConfig.unlabelled_splits))
-  return train.dataclass_from_fields(DistillConfig, fields, args.config)
-
-
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  args = build_parser().parse_args(argv)
-  try:
-    config = config_from_args(args, argv)
-    summary = distill(config)
-  except (ValueError, FileNotFoundError) as e:
-    print(f'vqa distill: error: {e}', file=sys.stderr)
-    return 2
-  val = summary['val']
-  print(f'student: validation VQA accuracy {val["vqa_accuracy"]:.4f}, '
-        f'{summary["parameters"]:,} parameters, after {summary["epochs_run"]} '
-        f'epochs ({summary["train_seconds"]:.1f} s); model in {args.output}')
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

@@ -2,6 +2,7 @@
 import dataclasses
 
 from trainer.data import targets
+from trainer.fit import distribution
 
 LEARNING_RATE_SCHEDULES = ('constant', 'cosine')
 
@@ -10,26 +11,39 @@ LEARNING_RATE_SCHEDULES = ('constant', 'cosine')
 class FitConfig:
   """What every fitting job (train, distill, prune) has; flags of the same
   names. Subclasses add their own fields and may change defaults."""
-  data: str = ''
-  output: str = ''
+  data: str = dataclasses.field(default='', metadata={
+      'required': True, 'folder': True, 'help': '`vqa preprocess` output'})
+  output: str = dataclasses.field(default='', metadata={
+      'required': True, 'folder': True, 'help': 'the MODEL_DIR written'})
   train_split: str = 'train2014'
   val_split: str = 'val2014'
   epochs: int = 10
-  batch_size: int = 32  # per replica
-  learning_rate: float = 0.0  # 0: chosen for the global batch (defaults.py)
-  learning_rate_schedule: str = 'cosine'  # decays to 0; or 'constant'
-  loss: str = 'soft'  # 'soft' (VQA soft scores) or 'softmax' (label)
-  strategy: str = 'auto'
+  batch_size: int = dataclasses.field(default=32, metadata={
+      'help': 'per replica; the global batch is this x replicas'})
+  # 0: chosen for the global batch (defaults.py)
+  learning_rate: float = dataclasses.field(default=0.0, metadata={
+      'help': '0: 2e-3 x sqrt(global batch / 32)'})
+  learning_rate_schedule: str = dataclasses.field(default='cosine', metadata={
+      'choices': LEARNING_RATE_SCHEDULES})  # cosine decays to 0
+  loss: str = dataclasses.field(default='soft', metadata={
+      'choices': tuple(sorted(targets.LOSSES))})  # soft scores or the label
+  strategy: str = dataclasses.field(default='auto', metadata={
+      'choices': distribution.STRATEGIES})
   early_stopping_patience: int = 3
-  steps_per_epoch: int = 0  # 0: one pass over the training split
-  validation_steps: int = 0  # 0: the whole validation split
+  steps_per_epoch: int = dataclasses.field(default=0, metadata={
+      'help': '0: one pass over the training split'})
+  validation_steps: int = dataclasses.field(default=0, metadata={
+      'help': '0: the whole validation split'})
   seed: int = 0
   deterministic: bool = False
-  export: bool = True  # write MODEL_DIR/export (the serving SavedModel)
-  verbose: int = 1
+  # Write MODEL_DIR/export (the serving SavedModel); the commands always do.
+  export: bool = dataclasses.field(default=True, metadata={'cli': False})
+  verbose: int = dataclasses.field(default=1, metadata={
+      'help': 'Keras progress: 1 = bar, 2 = a line per epoch'})
   # Validation questions scored by the image-branch check after fitting
   # (image_check.py); 0 skips it.
-  image_check_questions: int = 8192
+  image_check_questions: int = dataclasses.field(default=8192, metadata={
+      'help': 'validation questions of the image-branch check (0: skip it)'})
 
   def check_fit(self):
     if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:

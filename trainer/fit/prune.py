@@ -22,7 +22,6 @@ default sparsity ramps from --begin-fraction to --end-fraction of them
 (polynomial) or is applied from the begin step on (constant); explicit
 --begin-step/--end-step override the fractions.
 """
-import argparse
 import dataclasses
 import math
 import os
@@ -38,7 +37,6 @@ from trainer.fit import callbacks as fit_callbacks
 from trainer.fit import distribution
 from trainer.fit import fit_setup
 from trainer.fit import outputs
-from trainer.fit import train
 from trainer.fit.fit_config import FitConfig
 from trainer.data import input_pipeline
 from trainer.models import model_io
@@ -58,10 +56,12 @@ SPARSITY_TOLERANCE = 0.01
 @dataclasses.dataclass(frozen=True)
 class PruneConfig(FitConfig):
   """A pruning job; written to PRUNED_DIR/config.json."""
-  model: str = ''  # the trained MODEL_DIR to prune
+  model: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'the trained MODEL_DIR to prune'})
   final_sparsity: float = 0.8
   initial_sparsity: float = 0.0  # polynomial schedule only
-  schedule: str = 'polynomial'
+  schedule: str = dataclasses.field(default='polynomial', metadata={
+      'choices': SCHEDULES})
   begin_step: int = -1  # -1: begin_fraction of the fine-tuning steps
   end_step: int = -1  # -1: end_fraction of the fine-tuning steps
   begin_fraction: float = 0.0
@@ -70,7 +70,11 @@ class PruneConfig(FitConfig):
   # Layers left dense where the model has them: the first image convolution
   # (the student's, MobileNetV2's) and the answer layer. They hold a few
   # thousand weights, and pruning them costs the most accuracy per byte saved.
-  keep_dense: tuple = ('image_conv_0', 'Conv1', 'answer_logits')
+  keep_dense: tuple = dataclasses.field(
+      default=('image_conv_0', 'Conv1', 'answer_logits'), metadata={
+          'nargs': '*', 'metavar': 'LAYER',
+          'help': 'layers left dense where present; the flag alone prunes '
+                  'every prunable layer'})
   epochs: int = 4
   batch_size: int = 64  # per replica
   learning_rate: float = 1e-3  # fine-tuning a trained model
@@ -308,65 +312,3 @@ def prune(config, strategy=None, extra_callbacks=()):
       extra={'pruning': {'source_model': config.model,
                          'sparsity': sparsity['overall']}},
       after_save=lambda path: {'size': sizes.saved_weights_size(path)})
-
-
-# --- the command ------------------------------------------------------------
-
-def build_parser():
-  defaults = PruneConfig()
-  parser = argparse.ArgumentParser(
-      prog='vqa prune', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--model', required=True, help='trained MODEL_DIR')
-  parser.add_argument('--data', required=True, help='`vqa preprocess` output')
-  parser.add_argument('--output', required=True, help='pruned MODEL_DIR')
-  parser.add_argument('--config', default='',
-                      help='JSON of PruneConfig fields (e.g. the best of a '
-                      '`vqa tune prune` sweep); flags given override it')
-  parser.add_argument('--schedule', default=defaults.schedule,
-                      choices=SCHEDULES)
-  for name in ('final_sparsity', 'initial_sparsity', 'begin_fraction',
-               'end_fraction'):
-    parser.add_argument('--' + name.replace('_', '-'), type=float,
-                        default=getattr(defaults, name))
-  for name in ('begin_step', 'end_step', 'frequency'):
-    parser.add_argument('--' + name.replace('_', '-'), type=int,
-                        default=getattr(defaults, name))
-  parser.add_argument('--keep-dense', nargs='*', default=defaults.keep_dense,
-                      metavar='LAYER',
-                      help='layers left dense where present (default: '
-                      f'{" ".join(defaults.keep_dense)}); the flag alone '
-                      'prunes every prunable layer')
-  # No early stopping: restoring an earlier epoch would undo pruning.
-  train.add_fit_flags(parser, defaults, skip=('early_stopping_patience',))
-  return parser
-
-
-def config_from_args(args, argv):
-  """PruneConfig from --config (if any) overridden by the flags given."""
-  fields = train.fields_from_config_file(args, argv)
-  fields['keep_dense'] = tuple(fields.get('keep_dense',
-                                          PruneConfig.keep_dense))
-  return train.dataclass_from_fields(PruneConfig, fields, args.config)
-
-
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  args = build_parser().parse_args(argv)
-  try:
-    summary = prune(config_from_args(args, argv))
-  except (ValueError, FileNotFoundError) as e:
-    print(f'vqa prune: error: {e}', file=sys.stderr)
-    return 2
-  val, size = summary['val'], summary['size']
-  before = summary['unpruned_size']
-  print(f'pruned: sparsity {summary["sparsity"]["overall"]:.3f}, validation '
-        f'VQA accuracy {val["vqa_accuracy"]:.4f}; weights '
-        f'{size["raw_bytes"]:,} B raw, {size["gzip_bytes"]:,} B gzip '
-        f'({size["gzip_bytes"] / before["gzip_bytes"]:.2f}x the unpruned '
-        f'model\'s gzip size); model in {args.output}')
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

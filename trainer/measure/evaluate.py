@@ -33,9 +33,8 @@ file and reports no accuracy:
       --questions v2_OpenEnded_mscoco_test-dev2015_questions.json \
       --results vqa_test-dev2015_NAME_results.json
 """
-import argparse
+import dataclasses
 import os
-import sys
 import time
 
 import numpy as np
@@ -50,6 +49,33 @@ from trainer.measure import split_questions as split_questions_lib
 from trainer.contract import vqa_metric
 
 ANSWER_TYPES = ('yes/no', 'number', 'other')
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateConfig:
+  """A `vqa evaluate` job."""
+  model: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'the trained MODEL_DIR'})
+  data: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': '`vqa preprocess` output'})
+  split: str = 'val2014'
+  results: str = dataclasses.field(default='', metadata={
+      'help': 'write an answer to every question of the questions file, in '
+              'the official results format'})
+  questions: str = dataclasses.field(default='', metadata={
+      'help': 'questions file to answer (default: the one the split was '
+              "preprocessed from), e.g. test-dev2015's with --split test2015"})
+  annotations: str = dataclasses.field(default='', metadata={
+      'help': 'annotations file to score against (default: the one the '
+              'split was preprocessed from)'})
+  question_only_model: str = ''
+  batch_size: int = 64
+  output: str = dataclasses.field(default='', metadata={
+      'help': 'metrics JSON (default MODEL/eval-SPLIT.json)'})
+
+  @property
+  def metrics_path(self):
+    return self.output or os.path.join(self.model, f'eval-{self.split}.json')
 
 
 def collect_predictions(logits_of, spec, split, batch_size, uses_image=True):
@@ -320,42 +346,11 @@ def format_report(evaluation):
   return '\n'.join(lines + _warnings(evaluation))
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(
-      prog='vqa evaluate', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--model', required=True)
-  parser.add_argument('--data', required=True)
-  parser.add_argument('--split', default='val2014')
-  parser.add_argument('--results', default='',
-                      help='write an answer to every question of the '
-                      'questions file, in the official results format')
-  parser.add_argument('--questions', default='',
-                      help='questions file to answer (default: the one the '
-                      'split was preprocessed from), e.g. test-dev2015\'s '
-                      'with --split test2015')
-  parser.add_argument('--annotations', default='',
-                      help='annotations file to score against (default: the '
-                      'one the split was preprocessed from)')
-  parser.add_argument('--question-only-model', default='')
-  parser.add_argument('--batch-size', type=int, default=64)
-  parser.add_argument('--output', default='',
-                      help='metrics JSON (default MODEL/eval-SPLIT.json)')
-  args = parser.parse_args(argv)
-  try:
-    evaluation = evaluate(args.model, args.data, args.split, args.results,
-                          args.question_only_model, args.batch_size,
-                          args.questions, args.annotations)
-  except (ValueError, FileNotFoundError, KeyError) as e:
-    print(f'vqa evaluate: error: {e}', file=sys.stderr)
-    return 2
-  output = args.output or os.path.join(args.model, f'eval-{args.split}.json')
-  model_io.write_json(evaluation, output)
-  print(format_report(evaluation))
-  print(f'metrics: {output}' + (f'; results: {args.results}'
-                                if args.results else ''))
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
+def run(config):
+  """Evaluates as `config` says and writes the metrics JSON; returns them."""
+  evaluation = evaluate(config.model, config.data, config.split,
+                        config.results, config.question_only_model,
+                        config.batch_size, config.questions,
+                        config.annotations)
+  model_io.write_json(evaluation, config.metrics_path)
+  return evaluation

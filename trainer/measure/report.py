@@ -21,9 +21,7 @@ report.html: all of it on one self-contained page (images embedded, opens
 offline) with the first --examples questions of the split, their images and
 every model's answers.
 """
-import argparse
 import dataclasses
-import sys
 
 from trainer.data import input_pipeline
 from trainer.data import sample_questions
@@ -38,15 +36,28 @@ from trainer.models import model_specs
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
   """A report job; written into REPORT_DIR/report.json."""
-  data: str = ''
-  models: tuple = ()  # ((name, path), ...) in the order given
-  output: str = ''
-  split: str = 'val2014'
-  baseline: str = ''  # '' = the first model
-  latency_batches: tuple = (1, 64)
-  latency_repeats: int = 20
-  batch_size: int = 64  # for the accuracy pass
-  examples: int = 4  # questions answered by every model in report.html
+  data: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': '`vqa preprocess` OUT'})
+  # ((name, path), ...) in the order given
+  models: tuple = dataclasses.field(default=(), metadata={
+      'required': True, 'nargs': '+', 'metavar': 'NAME=PATH',
+      'parse': model_specs.parse_model_specs,
+      'help': 'MODEL_DIR or .tflite file, one per model'})
+  output: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'REPORT_DIR'})
+  split: str = dataclasses.field(default='val2014', metadata={
+      'help': 'split to measure accuracy and latency on'})
+  baseline: str = dataclasses.field(default='', metadata={
+      'help': 'NAME of the reference model (default: the first)'})
+  latency_batches: tuple = dataclasses.field(default=(1, 64), metadata={
+      'metavar': 'B', 'help': 'batch sizes to time'})
+  latency_repeats: int = dataclasses.field(default=20, metadata={
+      'help': 'timed calls per batch size, after one warm-up'})
+  batch_size: int = dataclasses.field(default=64, metadata={
+      'help': 'batch size of the accuracy pass'})
+  examples: int = dataclasses.field(default=4, metadata={
+      'help': "questions of the split shown in report.html with every "
+              "model's answers"})
 
   @property
   def baseline_name(self):
@@ -124,58 +135,3 @@ def make_report(config):
   report['files'].append(write_html(report, config.output, plot_paths,
                                     examples))
   return report
-
-
-def build_parser():
-  parser = argparse.ArgumentParser(
-      prog='vqa report', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--data', required=True, help='`vqa preprocess` OUT')
-  parser.add_argument('--split', default=ReportConfig.split,
-                      help='split to measure accuracy and latency on')
-  parser.add_argument('--models', nargs='+', required=True,
-                      metavar='NAME=PATH',
-                      help='MODEL_DIR or .tflite file, one per model')
-  parser.add_argument('--output', required=True, help='REPORT_DIR')
-  parser.add_argument('--baseline', default='',
-                      help='NAME of the reference model (default: the first)')
-  parser.add_argument('--latency-batches', nargs='+', type=int,
-                      default=list(ReportConfig.latency_batches),
-                      metavar='B', help='batch sizes to time (default 1 64)')
-  parser.add_argument('--latency-repeats', type=int,
-                      default=ReportConfig.latency_repeats,
-                      help='timed calls per batch size, after one warm-up')
-  parser.add_argument('--batch-size', type=int,
-                      default=ReportConfig.batch_size,
-                      help='batch size of the accuracy pass')
-  parser.add_argument('--examples', type=int, default=ReportConfig.examples,
-                      help='questions of the split shown in report.html with '
-                      'every model\'s answers')
-  return parser
-
-
-def config_from_args(args):
-  return ReportConfig(data=args.data,
-                      models=model_specs.parse_model_specs(args.models),
-                      output=args.output, split=args.split,
-                      baseline=args.baseline,
-                      latency_batches=tuple(args.latency_batches),
-                      latency_repeats=args.latency_repeats,
-                      batch_size=args.batch_size, examples=args.examples)
-
-
-def main(argv=None):
-  argv = sys.argv[1:] if argv is None else list(argv)
-  args = build_parser().parse_args(argv)
-  try:
-    report = make_report(config_from_args(args))
-  except (ValueError, FileNotFoundError, KeyError) as e:
-    print(f'vqa report: error: {e}', file=sys.stderr)
-    return 2
-  print(tables.format_markdown(report))
-  print('written: ' + ', '.join(report['files']))
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())

@@ -26,25 +26,45 @@ AUGMENTATIONS = ('none', 'flip', 'flip-rotate')
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   """Architecture; all defaults are the real-use teacher."""
-  kind: str = 'teacher'  # 'teacher' or 'question-only'
-  text_encoder: str = text_encoder.DEFAULT_TEXT_ENCODER  # or dir, hub, 'tiny'
-  text_trainable_layers: int = 0  # top BERT layers fine-tuned; 0 = frozen
-  text_pooling: str = 'mean'  # 'mean' (masked mean) or 'pooled' ([CLS])
-  image_weights: str = 'imagenet'  # 'imagenet', 'none' or a weights file
+  kind: str = dataclasses.field(default='teacher', metadata={
+      'flag': '--model', 'choices': ('teacher', 'question-only')})
+  text_encoder: str = dataclasses.field(
+      default=text_encoder.DEFAULT_TEXT_ENCODER, metadata={
+          'help': 'bundled all-MiniLM-L6-v2, a local or gs:// directory, a '
+                  'hub name, or "tiny" (random, for tests)'})
+  text_trainable_layers: int = dataclasses.field(default=0, metadata={
+      'help': 'fine-tune the top N BERT layers (0: frozen)'})
+  text_pooling: str = dataclasses.field(default='mean', metadata={
+      'choices': ('mean', 'pooled')})  # masked mean or [CLS]
+  image_weights: str = dataclasses.field(default='imagenet', metadata={
+      'help': 'imagenet (downloads), none, or a weights file'})
   image_alpha: float = 1.0  # MobileNetV2 width
   # None: decided by trainer/fit/defaults.py (trained without pretrained
   # weights, frozen over pretrained ones).
-  image_trainable: bool = None
-  image_size: int = 224
+  image_trainable: bool = dataclasses.field(default=None, metadata={
+      'negative': '--image-frozen',
+      'help': 'train MobileNetV2 (default without pretrained weights); '
+              '--image-frozen freezes it (default over pretrained weights; '
+              'refused without them)'})
+  # The records decide it (`vqa train` reads it from their metadata).
+  image_size: int = dataclasses.field(default=224, metadata={'cli': False})
   # MobileNetV2 up to the layer at this stride (4, 8, 16 or 32 = the whole
   # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
   # 0: decided by trainer/fit/defaults.py from the image size.
-  image_feature_stride: int = 0
+  image_feature_stride: int = dataclasses.field(default=0, metadata={
+      'choices': (0, *sorted(MOBILENET_STRIDE_LAYERS)),
+      'help': 'MobileNetV2 up to this output stride; 0: the deepest layer '
+              "whose map is at least 6x6 at the records' image size"})
   # Training-time image augmentation (never applied to cached features):
   # 'flip' (horizontal flips) or 'flip-rotate' (any of the 8 flips and
   # right-angle rotations), for data whose answers do not depend on
   # orientation, such as the sample data (no left/right questions).
-  image_augment: str = 'none'
+  image_augment: str = dataclasses.field(default='none', metadata={
+      'const': 'flip', 'choices': AUGMENTATIONS,
+      'help': 'while training: flip (horizontal flips; the default when the '
+              'flag has no value) or flip-rotate (all 8 flips and right-angle '
+              'rotations); only for answers that do not depend on '
+              'orientation'})
   fusion_width: int = 512
   hidden_width: int = 512
   dropout: float = 0.3

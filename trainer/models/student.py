@@ -25,10 +25,11 @@ TEXT_LAYERS = ('cnn', 'lstm')
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
   """Student sizes; the defaults have ~10x fewer parameters than the teacher."""
-  text_layer: str = 'cnn'  # 'cnn' (1-D convolutions) or 'lstm' (BiLSTM)
+  text_layer: str = dataclasses.field(default='cnn', metadata={
+      'choices': TEXT_LAYERS})  # 1-D convolutions or a BiLSTM
   embedding_dim: int = 64
   text_width: int = 128
-  text_kernel_size: int = 3
+  text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
   image_filters: tuple = (32, 64, 128)
   fusion_width: int = 128
   hidden_width: int = 128

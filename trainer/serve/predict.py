@@ -5,15 +5,29 @@
 
 Uses only MODEL_DIR/export (the SavedModel), as a deployment would.
 """
-import argparse
+import dataclasses
 import json
 import os
-import sys
 
 import tensorflow as tf
 import tensorflow_text  # pylint: disable=unused-import  (registers the tokenizer ops)
 
 from trainer.serve import export
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+  """A `vqa predict` job: one question (image + question) or a batch."""
+  model: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'MODEL_DIR'})
+  image: str = ''
+  question: str = ''
+  batch: str = dataclasses.field(default='', metadata={
+      'help': 'JSONL file of {"image", "question"}'})
+
+  def check(self):
+    if bool(self.batch) == bool(self.image and self.question):
+      raise ValueError('give either --image and --question, or --batch')
 
 
 def load_serving_function(model_dir):
@@ -54,29 +68,9 @@ def predict(serve, requests):
                                                   probabilities)]
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(prog='vqa predict', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--model', required=True)
-  parser.add_argument('--image')
-  parser.add_argument('--question')
-  parser.add_argument('--batch', help='JSONL file of {"image", "question"}')
-  args = parser.parse_args(argv)
-  if bool(args.batch) == bool(args.image and args.question):
-    parser.error('give either --image and --question, or --batch')
-  try:
-    requests = (read_requests(args.batch) if args.batch
-                else [(args.image, args.question)])
-    results = predict(load_serving_function(args.model), requests)
-  except (ValueError, FileNotFoundError, tf.errors.NotFoundError) as e:
-    print(f'vqa predict: error: {e}', file=sys.stderr)
-    return 2
-  for question, top in results:
-    print(question)
-    for answer, probability in top:
-      print(f'  {probability:6.1%}  {answer}')
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
+def run(config):
+  """[(question, [(answer, probability), ...])] for the config's requests."""
+  config.check()
+  requests = (read_requests(config.batch) if config.batch
+              else [(config.image, config.question)])
+  return predict(load_serving_function(config.model), requests)

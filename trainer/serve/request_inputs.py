@@ -17,10 +17,23 @@ DECODABLE_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
+def mib_to_bytes(mib):
+  return int(mib * 2**20)
+
+
+def megapixels_to_pixels(megapixels):
+  return int(megapixels * 1e6)
+
+
 @dataclasses.dataclass(frozen=True)
 class UploadLimits:
-  max_upload_bytes: int = 10 * 2**20
-  max_pixels: int = 25_000_000
+  """The largest image upload served; the flags give MiB and megapixels."""
+  max_upload_bytes: int = dataclasses.field(default=10 * 2**20, metadata={
+      'flag': '--max-upload-mb', 'type': float, 'parse': mib_to_bytes,
+      'help': 'largest image upload, in MiB (default 10)'})
+  max_pixels: int = dataclasses.field(default=25_000_000, metadata={
+      'flag': '--max-megapixels', 'type': float, 'parse': megapixels_to_pixels,
+      'help': 'largest image upload, in millions of pixels (default 25)'})
 
 
 class ImageRefused(ValueError):

@@ -24,10 +24,9 @@ file that a plain interpreter cannot run. The .tflite keeps one signature,
   runner = TFLiteRunner('MODEL_DIR/tflite/model-int8.tflite')
   runner.logits({'input_ids': ids, 'attention_mask': mask, 'image': pixels})
 """
-import argparse
 import contextlib
+import dataclasses
 import os
-import sys
 import warnings
 
 import numpy as np
@@ -45,6 +44,21 @@ OUTPUT = 'logits'
 MODEL_INPUTS = (input_pipeline.INPUT_IDS, input_pipeline.ATTENTION_MASK,
                 input_pipeline.IMAGE)
 DEFAULT_TRAINING_SPLIT = 'train2014'
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportTFLiteConfig:
+  """A `vqa export-tflite` job."""
+  model: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'MODEL_DIR'})
+  data: str = dataclasses.field(default='', metadata={
+      'required': True, 'help': 'the `vqa preprocess` output'})
+  quantize: str = dataclasses.field(default='int8', metadata={
+      'choices': QUANTIZE_MODES})
+  split: str = dataclasses.field(default='val2014', metadata={
+      'help': 'split to measure VQA accuracy on'})
+  representative_examples: int = dataclasses.field(default=200, metadata={
+      'help': 'int8 calibration questions (training split)'})
 
 
 class ConversionError(Exception):
@@ -349,33 +363,6 @@ def format_result(result):
   return '\n'.join(lines)
 
 
-def main(argv=None):
-  parser = argparse.ArgumentParser(
-      prog='vqa export-tflite', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--model', required=True, help='MODEL_DIR')
-  parser.add_argument('--data', required=True,
-                      help='the `vqa preprocess` output')
-  parser.add_argument('--quantize', default='int8', choices=QUANTIZE_MODES)
-  parser.add_argument('--split', default='val2014',
-                      help='split to measure VQA accuracy on')
-  parser.add_argument('--representative-examples', type=int, default=200,
-                      help='int8 calibration questions (training split)')
-  args = parser.parse_args(argv)
-  try:
-    result = export_tflite(args.model, args.data, args.quantize, args.split,
-                           args.representative_examples)
-  except (ValueError, FileNotFoundError, ConversionError) as e:
-    print(f'vqa export-tflite: error: {e}', file=sys.stderr)
-    return 2
-  print(format_result(result))
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
-
-
 def model_dir_of(path):
   """MODEL_DIR when `path` is MODEL_DIR/tflite/*.tflite, else None."""
   folder = os.path.dirname(path)
@@ -384,3 +371,9 @@ def model_dir_of(path):
       tf.io.gfile.exists(os.path.join(model_dir, model_io.CONFIG_FILE))):
     return model_dir
   return None
+
+
+def run(config):
+  """export_tflite as `config` says; returns its result."""
+  return export_tflite(config.model, config.data, config.quantize,
+                       config.split, config.representative_examples)

@@ -23,7 +23,6 @@ It listens on loopback unless --host says otherwise (then it warns: there is
 no authentication). Uploads above --max-upload-mb or --max-megapixels, and
 files that are not images, are refused with a message the page shows.
 """
-import argparse
 import dataclasses
 import importlib.resources
 import sys
@@ -37,14 +36,32 @@ PAGE = 'static/serve.html'
 MAX_QUESTION_CHARS = 500
 
 
+def parse_served_models(entries):
+  """--models NAME=PATH entries; each backend names a missing model when it
+  loads it."""
+  return model_specs.parse_model_specs(
+      entries, 'a MODEL_DIR with an export/ folder, or a .tflite file',
+      must_exist=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class ServeConfig:
   """A `vqa serve` job."""
-  models: tuple = ()  # ((name, path), ...) in the order given
-  data: str = ''  # `vqa preprocess` output, for split questions ('' = none)
-  split: str = 'val2014'  # the split the page offers first
-  questions: int = 100  # questions of a split the page lists
-  host: str = '127.0.0.1'
+  # ((name, path), ...) in the order given
+  models: tuple = dataclasses.field(default=(), metadata={
+      'required': True, 'nargs': '+', 'metavar': 'NAME=PATH',
+      'parse': parse_served_models,
+      'help': 'MODEL_DIR (served from MODEL_DIR/export) or a .tflite file, '
+              'one per model'})
+  data: str = dataclasses.field(default='', metadata={
+      'help': '`vqa preprocess` output: split questions to pick (and the '
+              'tokenizer of a .tflite outside a MODEL_DIR)'})
+  split: str = dataclasses.field(default='val2014', metadata={
+      'help': 'the split offered first (with --data)'})
+  questions: int = dataclasses.field(default=100, metadata={
+      'help': 'questions of a split listed on the page'})
+  host: str = dataclasses.field(default='127.0.0.1', metadata={
+      'help': 'address to listen on (the default is loopback only)'})
   port: int = 8080
   limits: request_inputs.UploadLimits = request_inputs.UploadLimits()
 
@@ -190,49 +207,6 @@ def build_app(backends, config, store=None):
   return app
 
 
-def build_parser():
-  defaults = ServeConfig()
-  parser = argparse.ArgumentParser(
-      prog='vqa serve', description=__doc__,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--models', nargs='+', required=True,
-                      metavar='NAME=PATH',
-                      help='MODEL_DIR (served from MODEL_DIR/export) or a '
-                      '.tflite file, one per model')
-  parser.add_argument('--data', default='',
-                      help='`vqa preprocess` output: split questions to pick '
-                      '(and the tokenizer of a .tflite outside a MODEL_DIR)')
-  parser.add_argument('--split', default=defaults.split,
-                      help='the split offered first (with --data)')
-  parser.add_argument('--questions', type=int, default=defaults.questions,
-                      help='questions of a split listed on the page')
-  parser.add_argument('--host', default=defaults.host,
-                      help='address to listen on (default: loopback only)')
-  parser.add_argument('--port', type=int, default=defaults.port)
-  parser.add_argument('--max-upload-mb', type=float,
-                      default=defaults.limits.max_upload_bytes / 2**20,
-                      help='largest image upload, in MiB')
-  parser.add_argument('--max-megapixels', type=float,
-                      default=defaults.limits.max_pixels / 1e6,
-                      help='largest image upload, in millions of pixels')
-  return parser
-
-
-def config_from_args(args):
-  if args.questions < 1:
-    raise ValueError('--questions must be >= 1')
-  return ServeConfig(
-      # Each backend names a missing model when it loads it.
-      models=model_specs.parse_model_specs(
-          args.models, 'a MODEL_DIR with an export/ folder, or a .tflite '
-          'file', must_exist=False),
-      data=args.data,
-      split=args.split, questions=args.questions, host=args.host,
-      port=args.port, limits=request_inputs.UploadLimits(
-          max_upload_bytes=int(args.max_upload_mb * 2**20),
-          max_pixels=int(args.max_megapixels * 1e6)))
-
-
 def load(config):
   """(backends, question store or None) of a config; ValueError if wrong."""
   store = None
@@ -242,14 +216,11 @@ def load(config):
   return model_backends.load_backends(config.models, config.data), store
 
 
-def main(argv=None):
-  args = build_parser().parse_args(argv)
-  try:
-    config = config_from_args(args)
-    backends, store = load(config)
-  except (ValueError, FileNotFoundError) as e:
-    print(f'vqa serve: error: {e}', file=sys.stderr)
-    return 2
+def serve(config):
+  """Loads every model, then serves the page and the API until stopped."""
+  if config.questions < 1:
+    raise ValueError('--questions must be >= 1')
+  backends, store = load(config)
   import uvicorn  # pylint: disable=g-import-not-at-top
   warning = host_warning(config.host)
   if warning:
@@ -258,8 +229,3 @@ def main(argv=None):
         f'http://{config.host}:{config.port}/ (Ctrl-C stops)', flush=True)
   uvicorn.run(build_app(backends, config, store), host=config.host,
               port=config.port, log_level='warning')
-  return 0
-
-
-if __name__ == '__main__':
-  sys.exit(main())
