@@ -35,9 +35,11 @@ import tensorflow as tf
 
 from trainer.measure import evaluate
 from trainer.measure import image_check
+from trainer.measure import markdown
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.models import model_specs
+from trainer.models import multimodal
 from trainer.measure import pareto
 from trainer.measure import report_html
 from trainer.data import sample_questions
@@ -116,9 +118,7 @@ def _require_matplotlib():
 
 
 def check_split(spec, split):
-  if split not in spec.metadata['counts']:
-    raise ValueError(f'--split {split!r}: {spec.data_dir} holds '
-                     f'{sorted(spec.metadata["counts"])}')
+  spec.metadata.check_split(split)
 
 
 def is_tflite(path):
@@ -126,9 +126,8 @@ def is_tflite(path):
 
 
 def _check_answers(model_answers, spec, model_path):
-  if tuple(model_answers) != tuple(spec.answers):
-    raise ValueError(f'{model_path} was trained on another answer vocabulary '
-                     f'than {spec.data_dir}/answers.json')
+  model_io.check_same_answers(model_answers, model_path, spec.answers,
+                              spec.answers_path)
 
 
 # Latency.
@@ -177,9 +176,7 @@ def keras_logits_function(model):
   The batch dimension is left open so that the evaluation pass and every
   latency batch size share one trace (a teacher trace costs seconds).
   """
-  signature = {name: tf.TensorSpec([None] + list(tensor.shape[1:]),
-                                   tensor.dtype, name=name)
-               for name, tensor in model.input.items()}
+  signature = multimodal.input_signature(model)
   logits_of = tf.function(lambda inputs: model(inputs, training=False),
                           input_signature=[signature])
   return lambda inputs: logits_of(
@@ -384,12 +381,11 @@ def _cell(value, number_format):
 
 
 def _markdown_table(table, columns):
-  lines = ['| ' + ' | '.join(column.name for column in columns) + ' |',
-           '|' + '|'.join('---' if column.format == '' else '---:'
-                          for column in columns) + '|']
-  lines += ['| ' + ' | '.join(_cell(row[column.name], column.format)
-                              for column in columns) + ' |' for row in table]
-  return lines
+  return markdown.table_lines(
+      [column.name for column in columns],
+      [[_cell(row[column.name], column.format) for column in columns]
+       for row in table],
+      right_aligned=[column.name for column in columns if column.format])
 
 
 def format_markdown(report):
