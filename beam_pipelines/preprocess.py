@@ -11,7 +11,6 @@ Unknown flags are Beam pipeline options.
 """
 import dataclasses
 import functools
-import json
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -26,6 +25,7 @@ from beam_pipelines import tokenization
 from beam_pipelines import transforms
 from beam_pipelines import vqa_json
 from beam_pipelines import write_shards
+from trainer.contract import dataset_info
 from trainer.contract import record_spec
 from beam_pipelines.preprocess_checks import ConfigError
 
@@ -120,20 +120,26 @@ def load_vocabulary(path):
   """Reads an answers.json written by an earlier run."""
   try:
     with FileSystems.open(path) as f:
-      vocabulary = json.load(f)
-  except (IOError, OSError, json.JSONDecodeError) as e:
-    raise ConfigError(f'--answers {path}: cannot be read as JSON ({e})') from e
-  answers = vocabulary.get('answers') if isinstance(vocabulary, dict) else None
-  if not isinstance(answers, list) or not all(
-      isinstance(a, str) for a in answers) or not answers:
-    raise ConfigError(f'--answers {path}: expected {{"answers": [str, ...]}}')
-  return {'answers': answers, 'counts': vocabulary.get('counts', [])}
+      text = f.read().decode('utf-8')
+  except (IOError, OSError, UnicodeDecodeError) as e:
+    raise ConfigError(f'--answers {path}: cannot be read ({e})') from e
+  try:
+    return dataset_info.parse_answers(text, path).to_json()
+  except dataset_info.DatasetInfoError as e:
+    raise ConfigError(f'--answers {e}') from e
 
 
-def write_json(value, path):
+def write_json_text(text, path):
   with FileSystems.create(path, mime_type='application/json') as f:
-    f.write(json.dumps(value, indent=2, sort_keys=True).encode('utf-8'))
+    f.write(text.encode('utf-8'))
   return path
+
+
+def write_answers(vocabulary, path):
+  """answers.json from the pipeline's {'answers': [...], 'counts': [...]}."""
+  return write_json_text(dataset_info.answers_text(
+      dataset_info.AnswerVocabulary(tuple(vocabulary['answers']),
+                                    tuple(vocabulary['counts']))), path)
 
 
 def write_tokenizer_files(tokenizer_files, output):
@@ -146,33 +152,35 @@ def write_tokenizer_files(tokenizer_files, output):
 
 
 def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
-  return {
-      'config': dataclasses.asdict(config),
-      'tokenizer': tokenizer_info,
-      'answers': {'num_answers': len(vocabulary['answers']),
-                  'source_split': (config.training_split if not config.answers
-                                   else config.answers)},
-      'counts': accounting.build_counts(outcome_counts, config.splits),
-      'features': record_spec.describe_features(config.max_question_tokens,
-                                             len(vocabulary['answers'])),
-      'shards': {split: record_spec.shard_glob(config.output, split)
-                 for split in config.splits},
-      'inputs': {split: input_files(config, split) for split in config.splits},
-  }
+  return dataset_info.DatasetMetadata(
+      config=dataclasses.asdict(config),
+      tokenizer=dataset_info.TokenizerInfo(**tokenizer_info),
+      answers=dataset_info.AnswersSummary(
+          num_answers=len(vocabulary['answers']),
+          source_split=(config.training_split if not config.answers
+                        else config.answers)),
+      counts=accounting.build_counts(outcome_counts, config.splits),
+      features=tuple(record_spec.describe_features(
+          config.max_question_tokens, len(vocabulary['answers']))),
+      shards={split: record_spec.shard_glob(config.output, split)
+              for split in config.splits},
+      inputs={split: input_files(config, split) for split in config.splits})
 
 
 def input_files(config, split):
   """The question and annotation files a split was read from, so that
   `vqa evaluate` can answer every question of them (annotations '' when
   unlabelled)."""
-  return {'questions': config.questions_path(split),
-          'annotations': (config.annotations_path(split)
-                          if config.is_labelled(split) else '')}
+  return dataset_info.SplitInputs(
+      questions=config.questions_path(split),
+      annotations=(config.annotations_path(split)
+                   if config.is_labelled(split) else ''))
 
 
 def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info):
   metadata = build_metadata(outcome_counts, vocabulary, config, tokenizer_info)
-  return write_json(metadata, record_spec.metadata_path(config.output))
+  return write_json_text(dataset_info.metadata_text(metadata),
+                         record_spec.metadata_path(config.output))
 
 
 def _read_and_join(pipeline, split, config):
@@ -248,7 +256,7 @@ def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
     _write_rejected(rejected + [more_rejected], split, config)
     outcomes += split_outcomes + more_outcomes
   _ = vocabulary_pc | 'WriteAnswers' >> beam.Map(
-      write_json, record_spec.answers_path(config.output))
+      write_answers, record_spec.answers_path(config.output))
   _ = (
       outcomes
       | 'FlattenOutcomes' >> beam.Flatten()
@@ -267,15 +275,17 @@ def tokenizer_summary(config, tokenizer_files):
 
 
 def read_metadata(output):
-  with FileSystems.open(record_spec.metadata_path(output)) as f:
-    return json.load(f)
+  """The DatasetMetadata a run wrote (through Beam's file systems)."""
+  path = record_spec.metadata_path(output)
+  with FileSystems.open(path) as f:
+    return dataset_info.parse_metadata(f.read().decode('utf-8'), path)
 
 
 def run_preprocess(config, beam_args=()):
   """Validates, runs the pipeline to completion.
 
   Returns:
-    (metadata, counters): the metadata.json written and the Beam counters.
+    (metadata, counters): the DatasetMetadata written and the Beam counters.
   """
   preprocess_checks.validate(config)
   vocabulary = load_vocabulary(config.answers) if config.answers else None

@@ -20,6 +20,7 @@ import pandas as pd
 from ray import tune
 
 from trainer.models import model_io
+from trainer.measure import markdown
 from trainer.measure import pareto
 from tuning import reporting
 
@@ -152,10 +153,9 @@ def to_markdown(table, columns):
       return str(int(value)) if float(value).is_integer() else f'{value:.4f}'
     return str(value)
 
-  lines = ['| ' + ' | '.join(columns) + ' |',
-           '|' + '---|' * len(columns)]
-  for _, row in table.iterrows():
-    lines.append('| ' + ' | '.join(cell(row[c]) for c in columns) + ' |')
+  lines = markdown.table_lines(
+      list(columns),
+      [[cell(row[c]) for c in columns] for _, row in table.iterrows()])
   return '\n'.join(lines) + '\n'
 
 

@@ -83,7 +83,7 @@ def run(emulator, tmp_path_factory):
   _val_split(str(local))
   emulator.upload_dir(local, DATA_DIR)
   metadata, counters = preprocess.run_preprocess(_config(), IN_MEMORY)
-  return metadata, counters
+  return metadata.to_json(), counters
 
 
 def shard_paths(split):

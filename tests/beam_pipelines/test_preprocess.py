@@ -106,7 +106,7 @@ def run(data_dir, tmp_path_factory):
   output = tmp_path_factory.mktemp('out')
   metadata, counters = preprocess.run_preprocess(_config(data_dir, output),
                                                  IN_MEMORY)
-  return output, metadata, counters
+  return output, metadata.to_json(), counters
 
 
 def read_records(output, split, num_answers=5):
@@ -273,7 +273,7 @@ def test_training_questions_outside_the_vocabulary_are_filtered(
     data_dir, tmp_path):
   config = _config(data_dir, tmp_path / 'out', top_answers=2,
                    splits=('train2014',))
-  metadata, _ = preprocess.run_preprocess(config, IN_MEMORY)
+  metadata = preprocess.run_preprocess(config, IN_MEMORY)[0].to_json()
   train = metadata['counts']['train2014']
   # Vocabulary: yes, red. Kept: 1001, 2001, 2002, 3002.
   assert train['written'] == 4

@@ -104,6 +104,6 @@ def test_reused_vocabulary_and_per_split_overrides(tmp_path, capsys):
       f'val2014={other / layout.annotations_filename("val2014")}',
       '--image-dir', f'val2014={other / "val2014"}', '--image-size', '16',
       '--num-shards', '1'])
-  metadata, _ = preprocess.run_preprocess(config, [IN_MEMORY])
+  metadata = preprocess.run_preprocess(config, [IN_MEMORY])[0].to_json()
   assert metadata['counts']['val2014']['written'] == 1
   assert metadata['answers']['source_split'].endswith('answers.json')

@@ -5,8 +5,8 @@ import shlex
 
 import pytest
 
-from trainer.contract import record_spec
 from trainer.app import cli
+from trainer.contract import dataset_info
 from trainer.app import demo
 
 
@@ -31,7 +31,8 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   assert [name for name, _ in timings] == [name for name, _ in demo.STAGES]
   assert all(seconds > 0 for _, seconds in timings)
   records = os.path.join(config.output, 'tfrecords')
-  answers, metadata = record_spec.read_dataset_info(records)
+  answers = dataset_info.read_answers(records).answers
+  metadata = dataset_info.read_metadata(records).to_json()
   assert 'yes' in answers
   assert metadata['counts']['val2014']['written'] > 0
   for model_dir in ('teacher', 'question_only'):
@@ -88,8 +89,8 @@ def test_a_second_demo_replaces_the_first(tmp_path, monkeypatch):
                                images_per_split=6, preset='tiny')
   demo.run_demo(config)
   demo.run_demo(dataclasses.replace(config, images_per_split=3))
-  _, metadata = record_spec.read_dataset_info(
-      os.path.join(config.output, 'tfrecords'))
+  metadata = dataset_info.read_metadata(
+      os.path.join(config.output, 'tfrecords')).to_json()
   assert metadata['counts']['train2014']['questions'] <= 3 * 5
 
 

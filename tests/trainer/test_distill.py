@@ -236,7 +236,7 @@ def _question_ids(spec, split, drop_labelless):
 def test_training_keeps_unannotated_questions_and_drops_unlabelled_ones(
     records_with_test_split):
   spec = distill.input_pipeline.read_data_spec(records_with_test_split)
-  counts = spec.metadata['counts']
+  counts = spec.metadata.counts
   test_ids = _question_ids(spec, 'test2015', drop_labelless=True)
   assert len(test_ids) == counts['test2015']['written'] > 0
   # Annotated questions whose answers are all outside the vocabulary go.
@@ -271,7 +271,7 @@ def test_distillation_adds_the_unlabelled_split(records_with_test_split,
   summary = distill.distill(config)
   assert summary['training_splits'] == ['train2014', 'test2015']
   spec = distill.input_pipeline.read_data_spec(records_with_test_split)
-  counts = spec.metadata['counts']
+  counts = spec.metadata.counts
   written = counts['train2014']['written'] + counts['test2015']['written']
   assert fit_setup.steps_per_epoch(config, spec, 16,
                                    config.training_splits) == (

@@ -10,6 +10,7 @@ import pytest
 
 from tests.beam_pipelines import records as records_lib
 from tests.trainer.conftest import tiny_config
+from trainer.contract import dataset_info
 from trainer.contract import record_spec
 from trainer.measure import evaluate
 from trainer.serve import export
@@ -108,8 +109,8 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
                    '--question', 'What color is the square?']) == 0
   assert cli.main(['predict', '--model', trained, '--batch', str(batch)]) == 0
   out = capsys.readouterr().out
-  answers, _ = record_spec.read_dataset_info(
-      model_io.read_json(os.path.join(trained, 'config.json'))['data'])
+  answers = dataset_info.read_answers(
+      model_io.read_json(os.path.join(trained, 'config.json'))['data']).answers
   assert 'What color is the square?' in out and 'How many shapes?' in out
   listed = [line.split()[-1] for line in out.splitlines()
             if line.startswith('  ')]
@@ -136,7 +137,7 @@ def test_evaluation_matches_the_official_rule_on_the_results_file(
   assert report['vqa_accuracy']['written'] == pytest.approx(np.mean(official))
   assert report['questions_written'] == len(val_records)
   majority = evaluation['reports']['majority_answer']
-  answers, _ = record_spec.read_dataset_info(tiny_records)
+  answers = dataset_info.read_answers(tiny_records).answers
   assert majority['answer'] == answers[0]
   assert majority['vqa_accuracy']['written'] == pytest.approx(np.mean([
       vqa_metric.vqa_accuracy(answers[0], [h.decode() for h in

@@ -9,6 +9,7 @@ import pytest
 from fastapi import testclient
 from PIL import Image
 
+from trainer.contract import dataset_info
 from trainer.data import input_pipeline
 from trainer.serve import predict
 from trainer.data import sample_questions
@@ -210,7 +211,8 @@ def test_a_split_linked_out_of_the_data_folder_is_refused(tmp_path):
   (data / 'inside').mkdir()
   spec = input_pipeline.DataSpec(
       data_dir=str(data), answers=('yes',), max_question_tokens=4,
-      image_size=8, metadata={'counts': {'linked': {}, 'inside': {}}})
+      image_size=8, metadata=dataset_info.DatasetMetadata(
+          counts={'linked': {}, 'inside': {}}))
   assert sample_questions.checked_split(spec, 'inside') == 'inside'
   with pytest.raises(sample_questions.SplitRefused, match='outside the data'):
     sample_questions.checked_split(spec, 'linked')

@@ -57,7 +57,8 @@ def _loaded(model, model_config, spec, model_dir):
   return model_io.LoadedModel(
       model=model, model_config=model_config, answers=spec.answers,
       max_question_tokens=spec.max_question_tokens,
-      image_size=spec.image_size, model_dir=str(model_dir), saved_config={})
+      image_size=spec.image_size, model_dir=str(model_dir),
+      saved_config=model_io.SavedConfig())
 
 
 def _top_answer_agreement(logits, reference):
@@ -222,7 +223,7 @@ def test_lstm_student_needs_ops_outside_tflite_builtins(spec, tmp_path):
                                  text_width=8, image_filters=(8,),
                                  fusion_width=8, hidden_width=8)
   model = student.build_student(
-      config, spec.metadata['tokenizer']['vocab_size'], spec.num_answers,
+      config, spec.metadata.tokenizer.vocab_size, spec.num_answers,
       spec.max_question_tokens, spec.image_size)
   loaded = _loaded(model, config, spec, tmp_path)
   with pytest.raises(tflite_export.ConversionError) as error:

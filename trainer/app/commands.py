@@ -86,11 +86,11 @@ def _run_preprocess(config, beam_args):
 def _print_preprocess(outcome, config):
   from beam_pipelines import accounting  # pylint: disable=g-import-not-at-top
   metadata, counters, seconds = outcome
-  counts = metadata['counts']
+  counts = metadata.counts
   print(accounting.format_summary(counts))
   print(f'images read (Beam counter, all splits): '
         f'{counters.get("images_read", 0)}')
-  print(f'answers: {metadata["answers"]["num_answers"]}; output: '
+  print(f'answers: {metadata.answers.num_answers}; output: '
         f'{config.output}; {seconds:.1f} s')
   if any(accounting.unaccounted(entry) for entry in counts.values()):
     return 1

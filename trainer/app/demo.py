@@ -73,7 +73,7 @@ def stage_preprocess(config, paths):
   # whose workers each pay their own start-up.
   metadata, _ = preprocess.run_preprocess(
       preprocess_config, ['--direct_running_mode=in_memory'])
-  return (accounting.format_summary(metadata['counts']) +
+  return (accounting.format_summary(metadata.counts) +
           f'\nTFRecords in {paths["tfrecords"]}')
 
 

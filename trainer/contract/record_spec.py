@@ -180,23 +180,3 @@ def parse_examples(serialized, max_question_tokens, num_answers):
   if serialized.shape.rank == 0:
     return tf.io.parse_single_example(serialized, spec)
   return tf.io.parse_example(serialized, spec)
-
-
-def read_dataset_info(output_dir):
-  """Reads answers.json and metadata.json of a preprocessed data set.
-
-  Returns:
-    (answers, metadata): the answer vocabulary (list, index = label) and the
-    metadata dict.
-  """
-  import json  # pylint: disable=g-import-not-at-top
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  paths = (answers_path(output_dir), metadata_path(output_dir))
-  loaded = []
-  for path in paths:
-    if not tf.io.gfile.exists(path):
-      raise FileNotFoundError(f'{path}: not found; run `vqa preprocess` first')
-    with tf.io.gfile.GFile(path) as f:
-      loaded.append(json.load(f))
-  answers, metadata = loaded
-  return answers['answers'], metadata

@@ -9,6 +9,7 @@ import functools
 
 import tensorflow as tf
 
+from trainer.contract import dataset_info
 from trainer.contract import record_spec
 from trainer.data import targets as targets_lib
 
@@ -27,20 +28,23 @@ class DataSpec:
   answers: tuple
   max_question_tokens: int
   image_size: int
-  metadata: dict
+  metadata: dataset_info.DatasetMetadata
 
   @property
   def num_answers(self):
     return len(self.answers)
 
+  @property
+  def answers_path(self):
+    return record_spec.answers_path(self.data_dir)
+
 
 def read_data_spec(data_dir):
   """Reads answers.json and metadata.json of a `vqa preprocess` output."""
-  answers, metadata = record_spec.read_dataset_info(data_dir)
-  config = metadata['config']
-  return DataSpec(data_dir=data_dir, answers=tuple(answers),
-                  max_question_tokens=config['max_question_tokens'],
-                  image_size=config['image_size'], metadata=metadata)
+  vocabulary, metadata = dataset_info.read_dataset_info(data_dir)
+  return DataSpec(data_dir=data_dir, answers=vocabulary.answers,
+                  max_question_tokens=metadata.max_question_tokens,
+                  image_size=metadata.image_size, metadata=metadata)
 
 
 def shard_files(data_dir, split):
@@ -149,9 +153,8 @@ def make_dataset(spec, split, global_batch_size, *, training,
 def damaged_shards(data_dir):
   """'path (reason)' for every shard of every split that does not read to
   its end (a truncated or corrupt gzip file, a damaged record)."""
-  _, metadata = record_spec.read_dataset_info(data_dir)
   damaged = []
-  for split in sorted(metadata['counts']):
+  for split in dataset_info.read_metadata(data_dir).splits:
     for path in tf.io.gfile.glob(record_spec.shard_glob(data_dir, split)):
       try:
         for _ in tf.data.TFRecordDataset(path, 'GZIP').batch(4096):
@@ -185,4 +188,4 @@ def count_examples(spec, split):
   """Questions written for `split` (or a tuple of splits), from
   metadata.json."""
   splits = (split,) if isinstance(split, str) else split
-  return sum(spec.metadata['counts'][name]['written'] for name in splits)
+  return sum(spec.metadata.written(name) for name in splits)

@@ -57,7 +57,7 @@ def checked_split(spec, split):
   Raises:
     SplitRefused: naming the splits the folder holds.
   """
-  splits = sorted(spec.metadata['counts'])
+  splits = spec.metadata.splits
   if (not isinstance(split, str) or split not in splits or
       split in ('.', '..') or '/' in split or '\\' in split or '\0' in split):
     raise SplitRefused(f'split {split!r} is not one of the splits of '

@@ -96,23 +96,17 @@ class DistillConfig(FitConfig):
 # --- the job ----------------------------------------------------------------
 
 def _check_teacher(config, spec):
-  saved = model_io.read_json(os.path.join(config.teacher,
-                                          model_io.CONFIG_FILE))
-  if tuple(saved['answers']) != spec.answers:
-    raise ValueError(f'{config.teacher} was trained on another answer '
-                     f'vocabulary than {spec.data_dir}/answers.json')
+  saved = model_io.read_saved_config(config.teacher)
+  model_io.check_same_answers(
+      saved.answers, os.path.join(config.teacher, model_io.CONFIG_FILE),
+      spec.answers, spec.answers_path)
 
 
 def check_unlabelled_splits(config, spec):
   """Each --unlabelled-splits split is preprocessed and has no annotations."""
-  written = spec.metadata['counts']
-  listed = spec.metadata['config']['unlabelled_splits']
   for split in config.unlabelled_splits:
-    if split not in written:
-      raise ValueError(f'--unlabelled-splits {split}: not in '
-                       f'{spec.data_dir}/metadata.json (preprocessed: '
-                       f'{", ".join(sorted(written))})')
-    if record_spec.is_labelled_split(split, listed):
+    spec.metadata.check_split(split, '--unlabelled-splits')
+    if record_spec.is_labelled_split(split, spec.metadata.unlabelled_splits):
       raise ValueError(f'--unlabelled-splits {split}: the split has '
                        'annotations; only test* splits or those preprocessed '
                        'with --unlabelled-splits can be learnt from the '
@@ -136,7 +130,7 @@ def _datasets(config, spec, global_batch):
 def build_distiller(config, spec, total_steps):
   """(Distiller, student); call inside the strategy's scope."""
   student = student_lib.build_student(
-      config.student, spec.metadata['tokenizer']['vocab_size'],
+      config.student, spec.metadata.tokenizer.vocab_size,
       spec.num_answers, spec.max_question_tokens, spec.image_size)
   on_the_fly = config.uses_teacher and config.teacher_logits == 'on-the-fly'
   teacher = model_io.load_model(config.teacher).model if on_the_fly else None

@@ -216,9 +216,8 @@ def check_sparsity(sparsity, config, steps, total_steps):
 
 def _load_source(config, spec):
   loaded = model_io.load_model(config.model)
-  if tuple(spec.answers) != loaded.answers:
-    raise ValueError(f'{config.model} was trained on another answer '
-                     f'vocabulary than {spec.data_dir}/answers.json')
+  model_io.check_same_answers(loaded.answers, config.model, spec.answers,
+                              spec.answers_path)
   return loaded
 
 

@@ -157,7 +157,7 @@ def summarize(arrays, predicted, questions_in_split, examples_per_second=None):
 
 def questions_in_split(spec, split):
   """Questions in the split's input files, written or not."""
-  return spec.metadata['counts'][split]['questions']
+  return spec.metadata.questions(split)
 
 
 def record_answers(arrays, predicted, answers):
@@ -200,9 +200,8 @@ def evaluate_model(model_dir, spec, split, split_questions=None,
   if split_questions is None:
     split_questions = split_questions_lib.read_split_questions(spec, split)
   loaded = model_io.load_model(model_dir)
-  if tuple(spec.answers) != loaded.answers:
-    raise ValueError(f'{model_dir} was trained on another answer vocabulary '
-                     f'than {spec.data_dir}/answers.json')
+  model_io.check_same_answers(loaded.answers, model_dir, spec.answers,
+                              spec.answers_path)
   arrays, rate = predict_split(loaded.model, spec, split, batch_size,
                                loaded.uses_image)
   predicted = arrays['predicted']

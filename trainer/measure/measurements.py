@@ -9,6 +9,7 @@ from trainer.measure import latency
 from trainer.measure import sizes
 from trainer.measure import tables
 from trainer.models import model_io
+from trainer.models import multimodal
 
 KERAS = 'keras'
 TFLITE = 'tflite'
@@ -21,9 +22,8 @@ def is_tflite(path):
 
 
 def check_answers(model_answers, spec, model_path):
-  if tuple(model_answers) != tuple(spec.answers):
-    raise ValueError(f'{model_path} was trained on another answer vocabulary '
-                     f'than {spec.data_dir}/answers.json')
+  model_io.check_same_answers(model_answers, model_path, spec.answers,
+                              spec.answers_path)
 
 
 def keras_logits_function(model):
@@ -32,9 +32,7 @@ def keras_logits_function(model):
   The batch dimension is left open so that the evaluation pass and every
   latency batch size share one trace (a teacher trace costs seconds).
   """
-  signature = {name: tf.TensorSpec([None] + list(tensor.shape[1:]),
-                                   tensor.dtype, name=name)
-               for name, tensor in model.input.items()}
+  signature = multimodal.input_signature(model)
   logits_of = tf.function(lambda inputs: model(inputs, training=False),
                           input_signature=[signature])
   return lambda inputs: logits_of(

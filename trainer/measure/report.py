@@ -85,9 +85,7 @@ def check_config(config):
 
 
 def check_split(spec, split):
-  if split not in spec.metadata['counts']:
-    raise ValueError(f'--split {split!r}: {spec.data_dir} holds '
-                     f'{sorted(spec.metadata["counts"])}')
+  spec.metadata.check_split(split)
 
 
 def example_entries(examples, answers):

@@ -11,6 +11,7 @@ import json
 
 import tensorflow as tf
 
+from trainer.contract import dataset_info
 from trainer.contract import record_spec
 
 
@@ -43,18 +44,17 @@ def input_files(spec, split, questions='', annotations=''):
       test-dev2015 subset of test2015).
     annotations: an annotations file to use instead of the split's.
   """
-  recorded = spec.metadata.get('inputs', {}).get(split, {})
-  questions = questions or recorded.get('questions', '')
+  recorded = spec.metadata.inputs.get(split, dataset_info.SplitInputs(''))
+  questions = questions or recorded.questions
   if not questions:
     raise ValueError(f'{record_spec.metadata_path(spec.data_dir)}: no questions '
                      f'file recorded for {split!r} (written by an older '
                      'preprocessing run); pass --questions FILE')
   if annotations:
     return questions, annotations
-  if not record_spec.is_labelled_split(
-      split, spec.metadata['config'].get('unlabelled_splits', ())):
+  if not record_spec.is_labelled_split(split, spec.metadata.unlabelled_splits):
     return questions, ''
-  return questions, recorded.get('annotations', '')
+  return questions, recorded.annotations
 
 
 def _load_list(path, key):

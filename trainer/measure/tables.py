@@ -8,6 +8,7 @@ import os
 import tensorflow as tf
 
 from trainer.measure import evaluate
+from trainer.measure import markdown
 from trainer.models import model_io
 
 REPORT_FILES = ('report.md', 'report.json', 'report.csv')
@@ -121,12 +122,11 @@ def _cell(value, number_format):
 
 
 def _markdown_table(table, columns):
-  lines = ['| ' + ' | '.join(column.name for column in columns) + ' |',
-           '|' + '|'.join('---' if column.format == '' else '---:'
-                          for column in columns) + '|']
-  lines += ['| ' + ' | '.join(_cell(row[column.name], column.format)
-                              for column in columns) + ' |' for row in table]
-  return lines
+  return markdown.table_lines(
+      [column.name for column in columns],
+      [[_cell(row[column.name], column.format) for column in columns]
+       for row in table],
+      right_aligned=[column.name for column in columns if column.format])
 
 
 def format_markdown(report):

@@ -65,11 +65,11 @@ def _pretrained_text_encoder(model_config, cache_dir):
 
 
 def _check_vocabulary(bert, spec):
-  records_vocab = spec.metadata['tokenizer']['vocab_size']
+  records_vocab = spec.metadata.tokenizer.vocab_size
   if bert.config.vocab_size != records_vocab:
     raise ValueError(
         f'the records in {spec.data_dir} were tokenised with a vocabulary of '
-        f'{records_vocab} ({spec.metadata["tokenizer"]["name"]}), but the '
+        f'{records_vocab} ({spec.metadata.tokenizer.name}), but the '
         f'text encoder has {bert.config.vocab_size}: use the same tokenizer '
         'for `vqa preprocess --tokenizer` and `vqa train --text-encoder`')
 
@@ -118,19 +118,96 @@ def save_model(model, job, spec, model_dir, model_config=None, extra=None):
   model.save_weights(os.path.join(model_dir, WEIGHTS_PREFIX))
   if architecture == TEACHER:
     _write_text_encoder_config(model, model_dir)
-  write_json(dict({
+  values = {
       'architecture': architecture,
       'train': dataclasses.asdict(job),
       'job': type(job).__name__,
       'model': dataclasses.asdict(model_config),
       'answers': list(spec.answers),
       'max_question_tokens': spec.max_question_tokens,
-      'image_size': spec.image_size,
-      'vocab_size': spec.metadata['tokenizer']['vocab_size'],
-      'tokenizer': spec.metadata['tokenizer'],
+      'vocab_size': spec.metadata.tokenizer.vocab_size,
+      'tokenizer': spec.metadata.tokenizer.to_json(),
       'data': spec.data_dir,
-  }, **(extra or {})), os.path.join(model_dir, CONFIG_FILE))
+  }
+  # Stored once: in the model's config when it has the field (teacher).
+  if 'image_size' not in values['model']:
+    values['image_size'] = spec.image_size
+  write_json(dict(values, **(extra or {})),
+             os.path.join(model_dir, CONFIG_FILE))
   _copy_tokenizer(spec.data_dir, model_dir)
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedConfig:
+  """MODEL_DIR/config.json, typed; `values` keeps the whole file."""
+  architecture: str = TEACHER
+  answers: tuple = ()
+  max_question_tokens: int = 0
+  image_size: int = 0
+  vocab_size: int = 0
+  model: dict = dataclasses.field(default_factory=dict)
+  train: dict = dataclasses.field(default_factory=dict)  # the job's config
+  values: dict = dataclasses.field(default_factory=dict)
+
+  @property
+  def train_split(self):
+    """The job's training split; None when its config has none."""
+    return self.train.get('train_split')
+
+
+def _required(values, key, path):
+  if key not in values:
+    raise ValueError(f'{path}: missing key {key!r}; was it written by '
+                     '`vqa train`, `vqa distill` or `vqa prune`?')
+  return values[key]
+
+
+def _image_size(values, path):
+  """Top level (students; old files have it twice) or the model's config."""
+  if 'image_size' in values:
+    return values['image_size']
+  return _required(values.get('model', {}), 'image_size', path)
+
+
+def read_saved_config(model_dir):
+  """The SavedConfig of MODEL_DIR; errors name config.json and the key."""
+  path = os.path.join(model_dir, CONFIG_FILE)
+  values = read_json(path)
+  if not isinstance(values, dict):
+    raise ValueError(f'{path}: expected a JSON object')
+  architecture = values.get('architecture', TEACHER)
+  if architecture not in (TEACHER, STUDENT):
+    raise ValueError(f'{path}: unknown architecture {architecture!r}')
+  return SavedConfig(
+      architecture=architecture,
+      answers=tuple(_required(values, 'answers', path)),
+      max_question_tokens=_required(values, 'max_question_tokens', path),
+      image_size=_image_size(values, path),
+      vocab_size=values.get('vocab_size', 0),
+      model=_required(values, 'model', path),
+      train=values.get('train', {}), values=values)
+
+
+def check_same_answers(model_answers, model_source, answers, answers_source):
+  """Raises ValueError unless a model answers over the given vocabulary.
+
+  Args:
+    model_answers: the model's answers (its config.json's), or their number
+      when only the width of its logits is known (a .tflite file).
+    model_source: the file or folder the model's answers come from.
+    answers: the vocabulary it must answer over (e.g. DataSpec.answers).
+    answers_source: the file that lists `answers` (e.g. answers.json).
+  """
+  if isinstance(model_answers, int):
+    if model_answers != len(answers):
+      raise ValueError(
+          f'{model_source} answers over {model_answers} answers but '
+          f'{answers_source} lists {len(answers)}: it was trained on another '
+          'answer vocabulary')
+  elif tuple(model_answers) != tuple(answers):
+    raise ValueError(f'{model_source} was trained on another answer '
+                     f'vocabulary than {answers_source} '
+                     f'({len(model_answers)} answers against {len(answers)})')
 
 
 @dataclasses.dataclass
@@ -141,7 +218,7 @@ class LoadedModel:
   max_question_tokens: int
   image_size: int
   model_dir: str
-  saved_config: dict
+  saved_config: SavedConfig
 
   @property
   def tokenizer_dir(self):
@@ -158,20 +235,20 @@ class LoadedModel:
 
 def _build_teacher(saved, model_dir):
   bert_config = read_json(os.path.join(model_dir, TEXT_ENCODER_FILE))
-  model_config = multimodal.ModelConfig(**dict(saved['model'],
+  model_config = multimodal.ModelConfig(**dict(saved.model,
                                            image_weights='none'))
   import transformers  # pylint: disable=g-import-not-at-top
   bert = text_encoder.build_random_text_encoder(
       transformers.BertConfig.from_dict(bert_config))
-  layers = multimodal.TeacherLayers(model_config, len(saved['answers']), bert)
-  return multimodal.full_model(layers, saved['max_question_tokens']), model_config
+  layers = multimodal.TeacherLayers(model_config, len(saved.answers), bert)
+  return multimodal.full_model(layers, saved.max_question_tokens), model_config
 
 
 def _build_student(saved, unused_model_dir):
-  model_config = student.StudentConfig.from_dict(saved['model'])
+  model_config = student.StudentConfig.from_dict(saved.model)
   model = student.build_student(
-      model_config, saved['vocab_size'], len(saved['answers']),
-      saved['max_question_tokens'], saved['image_size'])
+      model_config, saved.vocab_size, len(saved.answers),
+      saved.max_question_tokens, saved.image_size)
   return model, model_config
 
 
@@ -180,15 +257,11 @@ _BUILDERS = {TEACHER: _build_teacher, STUDENT: _build_student}
 
 def load_model(model_dir):
   """Rebuilds a trained model from MODEL_DIR alone (no pretrained files)."""
-  saved = read_json(os.path.join(model_dir, CONFIG_FILE))
-  architecture = saved.get('architecture', TEACHER)
-  if architecture not in _BUILDERS:
-    raise ValueError(f'{model_dir}/{CONFIG_FILE}: unknown architecture '
-                     f'{architecture!r}')
-  model, model_config = _BUILDERS[architecture](saved, model_dir)
+  saved = read_saved_config(model_dir)
+  model, model_config = _BUILDERS[saved.architecture](saved, model_dir)
   model.load_weights(os.path.join(model_dir, WEIGHTS_PREFIX)).expect_partial()
   return LoadedModel(model=model, model_config=model_config,
-                     answers=tuple(saved['answers']),
-                     max_question_tokens=saved['max_question_tokens'],
-                     image_size=saved['image_size'], model_dir=model_dir,
+                     answers=saved.answers,
+                     max_question_tokens=saved.max_question_tokens,
+                     image_size=saved.image_size, model_dir=model_dir,
                      saved_config=saved)

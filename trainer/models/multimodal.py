@@ -274,6 +274,14 @@ def model_inputs(max_question_tokens, image_size=None):
   return inputs
 
 
+def input_signature(model):
+  """{name: TensorSpec} of a model's inputs, the batch dimension left open:
+  one trace serves every batch size (evaluation, latency, TFLite)."""
+  return {name: tf.TensorSpec([None] + list(tensor.shape[1:]), tensor.dtype,
+                              name=name)
+          for name, tensor in model.input.items()}
+
+
 def _inputs_of(config, max_question_tokens):
   return model_inputs(max_question_tokens,
                       config.image_size if config.uses_image else None)

@@ -15,6 +15,7 @@ import time
 
 import tensorflow as tf
 
+from trainer.contract import dataset_info
 from trainer.contract import record_spec
 from trainer.serve import export
 from trainer.models import model_io
@@ -67,7 +68,7 @@ class TFLiteInputs:
   tokenizer_dir: str
   max_question_tokens: int
   image_size: int
-  source: str  # the MODEL_DIR or data folder they come from
+  source: str  # the file that lists the answers (config.json, answers.json)
 
 
 def tflite_inputs(path, data_dir=None):
@@ -78,20 +79,19 @@ def tflite_inputs(path, data_dir=None):
   """
   model_dir = tflite_export.model_dir_of(path)
   if model_dir:
-    saved = model_io.read_json(os.path.join(model_dir, model_io.CONFIG_FILE))
-    return TFLiteInputs(tuple(saved['answers']),
+    saved = model_io.read_saved_config(model_dir)
+    return TFLiteInputs(saved.answers,
                         os.path.join(model_dir, model_io.TOKENIZER_DIR),
-                        saved['max_question_tokens'], saved['image_size'],
-                        model_dir)
+                        saved.max_question_tokens, saved.image_size,
+                        os.path.join(model_dir, model_io.CONFIG_FILE))
   if not data_dir:
     raise ValueError(f'{path}: a .tflite file outside a MODEL_DIR/tflite/ '
                      'folder has no answers or tokenizer beside it; give '
                      '--data (the `vqa preprocess` output it was trained on)')
-  answers, metadata = record_spec.read_dataset_info(data_dir)
-  config = metadata['config']
-  return TFLiteInputs(tuple(answers), record_spec.tokenizer_dir(data_dir),
-                      config['max_question_tokens'], config['image_size'],
-                      data_dir)
+  vocabulary, metadata = dataset_info.read_dataset_info(data_dir)
+  return TFLiteInputs(vocabulary.answers, record_spec.tokenizer_dir(data_dir),
+                      metadata.max_question_tokens, metadata.image_size,
+                      record_spec.answers_path(data_dir))
 
 
 class TFLiteBackend:
@@ -104,10 +104,8 @@ class TFLiteBackend:
     self.name, self.path = name, path
     facts = tflite_inputs(path, data_dir)
     self._runner = tflite_export.TFLiteRunner(path)
-    if self._runner.num_answers != len(facts.answers):
-      raise ValueError(f'{path} answers over {self._runner.num_answers} '
-                       f'answers but {facts.source} lists '
-                       f'{len(facts.answers)}: another answer vocabulary')
+    model_io.check_same_answers(self._runner.num_answers, path, facts.answers,
+                                facts.source)
     self._answers = facts.answers
     self._encoder = export.RawInputEncoder(
         facts.tokenizer_dir, facts.max_question_tokens, facts.image_size)

@@ -131,7 +131,7 @@ class QuestionStore:
     self._lock = threading.Lock()
 
   def splits(self):
-    return sorted(self.spec.metadata['counts'])
+    return self.spec.metadata.splits
 
   def questions(self, split):
     """[SplitQuestion] of the split; SplitRefused for any other name."""

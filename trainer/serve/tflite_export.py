@@ -35,6 +35,7 @@ import tensorflow as tf
 from trainer.measure import evaluate
 from trainer.data import input_pipeline
 from trainer.models import model_io
+from trainer.models import multimodal
 from trainer.measure import sizes
 
 QUANTIZE_MODES = ('none', 'dynamic', 'int8')
@@ -94,9 +95,7 @@ def _without_interpreter_deprecation_warning():
 
 def _serving_function(model):
   """The model as a concrete function named by our inputs, any batch size."""
-  signature = {name: tf.TensorSpec([None] + list(tensor.shape[1:]),
-                                   tensor.dtype, name=name)
-               for name, tensor in model.input.items()}
+  signature = multimodal.input_signature(model)
   call = tf.function(lambda inputs: {OUTPUT: model(inputs, training=False)})
   return call.get_concrete_function(signature)
 
@@ -107,8 +106,7 @@ def training_split(loaded):
   config.json's job config names it (train, distill and prune all have
   train_split); DEFAULT_TRAINING_SPLIT for a config that does not.
   """
-  return loaded.saved_config.get('train', {}).get('train_split',
-                                                  DEFAULT_TRAINING_SPLIT)
+  return loaded.saved_config.train_split or DEFAULT_TRAINING_SPLIT
 
 
 def representative_inputs(spec, split, examples, uses_image):
@@ -291,11 +289,8 @@ def evaluate_tflite(model, spec, split, batch_size=64):
      arrays; predicted answer indices).
   """
   runner = model if isinstance(model, TFLiteRunner) else TFLiteRunner(model)
-  if runner.num_answers != spec.num_answers:
-    raise ValueError(f'the TFLite model answers over {runner.num_answers} '
-                     f'answers but {spec.data_dir}/answers.json has '
-                     f'{spec.num_answers}: it was trained on another answer '
-                     'vocabulary')
+  model_io.check_same_answers(runner.num_answers, 'the TFLite model',
+                              spec.answers, spec.answers_path)
   arrays, rate = evaluate.collect_predictions(
       runner.logits, spec, split, batch_size, runner.uses_image)
   predicted = arrays['predicted']
@@ -308,12 +303,9 @@ def evaluate_tflite(model, spec, split, batch_size=64):
 
 
 def _check_inputs(loaded, spec, split):
-  if tuple(spec.answers) != loaded.answers:
-    raise ValueError(f'{loaded.model_dir} was trained on another answer '
-                     f'vocabulary than {spec.data_dir}/answers.json')
-  if split not in spec.metadata['counts']:
-    raise ValueError(f'--split {split!r}: {spec.data_dir} holds '
-                     f'{sorted(spec.metadata["counts"])}')
+  model_io.check_same_answers(loaded.answers, loaded.model_dir, spec.answers,
+                              spec.answers_path)
+  spec.metadata.check_split(split)
 
 
 def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
