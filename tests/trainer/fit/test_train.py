@@ -16,8 +16,8 @@ from trainer.fit import fit_setup
 from trainer.fit import train
 from trainer.app import cli
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 
 def test_loss_goes_down_and_the_model_is_saved(tiny_records, tmp_path):

@@ -13,7 +13,7 @@ from trainer.app import presets
 from trainer.fit import train
 from trainer.models import multimodal
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 
 
 def test_flags_override_the_file_which_overrides_the_defaults(tmp_path):
