@@ -135,13 +135,16 @@ def test_each_planted_violation_is_named(tmp_path):
   ]
 
 
-def test_the_pipeline_runs_without_tensorflow():
-  # Dataflow workers install only what the pipeline needs (setup.py).
+def test_the_pipeline_and_its_command_load_without_tensorflow():
+  # Dataflow workers install only what the pipeline needs (setup.py), and
+  # `vqa preprocess` is launched from such an install.
   code = ('import sys, beam_pipelines.preprocess; '
+          'from trainer.app import cli; '
+          'cli.job_config("preprocess", ["--data-dir", "in", "--output", "out"]); '
           'print(sorted({m.split(".")[0] for m in sys.modules} & '
           '{"tensorflow", "tf_keras"}))')
   result = subprocess.run([sys.executable, '-c', code], cwd=ROOT,
                           capture_output=True, text=True, timeout=300,
                           check=True)
   assert result.stdout.strip() == '[]', (
-      'importing beam_pipelines.preprocess imported ' + result.stdout)
+      'importing the pipeline and `vqa preprocess` imported ' + result.stdout)
