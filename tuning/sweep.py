@@ -230,7 +230,7 @@ def sweep_base(base, options):
                              **absolute_paths(base))
 
 
-PATH_FIELDS = ('data', 'output', 'teacher', 'model', 'teacher_logits_dir')
+PATH_FIELDS = ('data', 'output', 'teacher', 'model_dir', 'teacher_logits_dir')
 
 
 def absolute_paths(base):

@@ -40,7 +40,7 @@ def test_prune_takes_the_model_and_its_own_flags():
   options, base = _configs(['prune', '--model', 'm', '--data', 'd',
                              '--output', 'sweep', '--schedule', 'constant',
                              '--accuracy-tolerance', '0.05'])
-  assert (base.model, base.schedule) == ('m', 'constant')
+  assert (base.model_dir, base.schedule) == ('m', 'constant')
   assert options.accuracy_tolerance == 0.05
 
 

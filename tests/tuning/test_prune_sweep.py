@@ -16,7 +16,7 @@ def prune_sweep(ray_context, tiny_records, tiny_student, tmp_path_factory):
   """Three Optuna trials of at most two epochs of two steps."""
   del ray_context
   output = str(tmp_path_factory.mktemp('prune_sweep'))
-  base = prune.PruneConfig(model=tiny_student, data=tiny_records,
+  base = prune.PruneConfig(model_dir=tiny_student, data=tiny_records,
                            batch_size=16, steps_per_epoch=2,
                            validation_steps=2)
   options = options_lib.SweepOptions(output=output, num_samples=3,
@@ -53,10 +53,10 @@ def test_best_config_file_round_trips_into_vqa_prune(prune_sweep,
     fields = json.load(f)
   assert fields['final_sparsity'] == pytest.approx(
       outcome.best['final_sparsity'])
-  assert fields['model'] == base.model
+  assert fields['model_dir'] == base.model_dir
   output = str(tmp_path / 'pruned')
   argv = ['--config', best_file, '--data', tiny_records, '--model',
-          base.model, '--output', output]
+          base.model_dir, '--output', output]
   config = cli.job_config('prune', argv)
   assert config == dataclasses.replace(outcome.best_config, output=output,
                                        export=True, verbose=1)

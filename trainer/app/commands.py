@@ -189,7 +189,7 @@ def export_tflite_job():
       tflite_export.ExportTFLiteConfig, run=tflite_export.run,
       summarize=_print_tflite,
       record=lambda config: _beside(
-          tflite_export.tflite_path(config.model, config.quantize),
+          tflite_export.tflite_path(config.model_dir, config.quantize),
           f'model-{config.quantize}_export_tflite_config.json'),
       errors={tflite_export.ConversionError: 2},
       description=tflite_export.__doc__)

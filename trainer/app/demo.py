@@ -142,7 +142,7 @@ def _distill_stage(name):
 def _prune_config(config, paths):
   from trainer.fit import prune  # pylint: disable=g-import-not-at-top
   return config.job_config(
-      'prune', prune.PruneConfig, model=paths['student'],
+      'prune', prune.PruneConfig, model_dir=paths['student'],
       data=paths['tfrecords'], output=paths['pruned'], seed=config.seed,
       export=True)
 

@@ -56,7 +56,8 @@ SPARSITY_TOLERANCE = 0.01
 @dataclasses.dataclass(frozen=True)
 class PruneConfig(FitConfig):
   """A pruning job; written to PRUNED_DIR/config.json."""
-  model: str = dataclasses.field(default='', metadata={
+  model_dir: str = dataclasses.field(default='', metadata={
+      'flag': '--model',
       'required': True, 'help': 'the trained MODEL_DIR to prune'})
   final_sparsity: float = 0.8
   initial_sparsity: float = 0.0  # polynomial schedule only
@@ -215,8 +216,8 @@ def check_sparsity(sparsity, config, steps, total_steps):
 # --- the job ----------------------------------------------------------------
 
 def _load_source(config, spec):
-  loaded = model_io.load_model(config.model)
-  model_io.check_same_answers(loaded.answers, config.model, spec.answers,
+  loaded = model_io.load_model(config.model_dir)
+  model_io.check_same_answers(loaded.answers, config.model_dir, spec.answers,
                               spec.answers_path)
   return loaded
 
@@ -271,7 +272,7 @@ def prune(config, strategy=None, extra_callbacks=()):
     fit_setup.compile_model(pruned, config, total_steps)
   wrappers = pruning_wrappers(pruned)
   if not wrappers:
-    raise ValueError(f'{config.model}: no trainable prunable layers '
+    raise ValueError(f'{config.model_dir}: no trainable prunable layers '
                      f'({", ".join(t.__name__ for t in PRUNED_TYPES)})')
   train_data, val_data = _datasets(config, spec, global_batch,
                                    loaded.uses_image)
@@ -300,7 +301,7 @@ def prune(config, strategy=None, extra_callbacks=()):
       'pruned_layers': [w.layer.name for w in wrappers],
       'kept_dense': kept_dense(loaded.model, config.keep_dense),
       'wrappers_left': len(pruning_wrappers(stripped)),
-      'unpruned_size': sizes.saved_weights_size(config.model),
+      'unpruned_size': sizes.saved_weights_size(config.model_dir),
   })
   if below:
     print(f'vqa prune: warning: below the target sparsity: {below}',
@@ -308,6 +309,6 @@ def prune(config, strategy=None, extra_callbacks=()):
   return outputs.save_outputs(
       stripped, config, spec, output, chief, summary,
       model_config=loaded.model_config,
-      extra={'pruning': {'source_model': config.model,
+      extra={'pruning': {'source_model': config.model_dir,
                          'sparsity': sparsity['overall']}},
       after_save=lambda path: {'size': sizes.saved_weights_size(path)})

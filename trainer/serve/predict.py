@@ -18,7 +18,8 @@ from trainer.serve import export
 @dataclasses.dataclass(frozen=True)
 class PredictConfig:
   """A `vqa predict` job: one question (image + question) or a batch."""
-  model: str = dataclasses.field(default='', metadata={
+  model_dir: str = dataclasses.field(default='', metadata={
+      'flag': '--model',
       'required': True, 'help': 'MODEL_DIR'})
   image: str = ''
   question: str = ''
@@ -73,4 +74,4 @@ def run(config):
   config.check()
   requests = (read_requests(config.batch) if config.batch
               else [(config.image, config.question)])
-  return predict(load_serving_function(config.model), requests)
+  return predict(load_serving_function(config.model_dir), requests)

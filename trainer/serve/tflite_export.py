@@ -50,7 +50,8 @@ DEFAULT_TRAINING_SPLIT = 'train2014'
 @dataclasses.dataclass(frozen=True)
 class ExportTFLiteConfig:
   """A `vqa export-tflite` job."""
-  model: str = dataclasses.field(default='', metadata={
+  model_dir: str = dataclasses.field(default='', metadata={
+      'flag': '--model',
       'required': True, 'help': 'MODEL_DIR'})
   data: str = dataclasses.field(default='', metadata={
       'required': True, 'help': 'the `vqa preprocess` output'})
@@ -367,5 +368,5 @@ def model_dir_of(path):
 
 def run(config):
   """export_tflite as `config` says; returns its result."""
-  return export_tflite(config.model, config.data, config.quantize,
+  return export_tflite(config.model_dir, config.data, config.quantize,
                        config.split, config.representative_examples)

@@ -11,7 +11,7 @@ from trainer.app import cli
 
 
 def _config(data, model, output, **overrides):
-  fields = dict(model=model, data=data, output=str(output), epochs=2,
+  fields = dict(model_dir=model, data=data, output=str(output), epochs=2,
                 steps_per_epoch=4, batch_size=16, deterministic=True,
                 verbose=0, export=False)
   fields.update(overrides)

@@ -45,7 +45,7 @@ ENTRY_POINTS = {
     'distill': lambda path, spec: distill._check_teacher(
         types.SimpleNamespace(teacher=path), spec),
     'prune': lambda path, spec: prune._load_source(
-        types.SimpleNamespace(model=path), spec),
+        types.SimpleNamespace(model_dir=path), spec),
     'evaluate': lambda path, spec: evaluate.evaluate_model(
         path, spec, 'val2014', split_questions=object()),
     'report': lambda path, spec: measurements.check_answers(
