@@ -33,8 +33,8 @@ class DemoConfig:
   # Sweeps: a few short trials of each kind (ASHA stops the poor ones);
   # a trial's epoch is a part of the training split, validated on the first
   # 20 batches (1280 questions) of val2014.
-  sweep_trials: int = 4
-  sweep_epochs: int = 3
+  sweep_trials: int = 3
+  sweep_epochs: int = 2
   sweep_steps_per_epoch: int = 20
   sweep_validation_steps: int = 20
 

@@ -32,7 +32,7 @@ TINY_FIT = dict(epochs=1, batch_size=16, learning_rate=3e-3,
 # `vqa distill`: only sizes and times are set. ImageNet weights need network
 # access, so the image encoder starts from random weights, which the
 # defaults train.
-DEMO_EPOCHS = 10
+DEMO_EPOCHS = 8
 
 PRESETS = {
     'tiny': {
@@ -55,7 +55,7 @@ PRESETS = {
         'distill': dict(unlabelled_splits=DEMO_UNLABELLED_SPLITS,
                         epochs=DEMO_EPOCHS,
                         early_stopping_patience=DEMO_EPOCHS, verbose=2),
-        'prune': dict(final_sparsity=0.8, epochs=5, end_fraction=0.5,
+        'prune': dict(final_sparsity=0.8, epochs=3, end_fraction=0.5,
                       verbose=2),
         'report': dict(latency_repeats=10),
     },

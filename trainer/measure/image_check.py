@@ -48,6 +48,18 @@ def _accuracy(logits, scores):
   return scores[np.arange(len(predicted)), predicted]
 
 
+def _batches(spec, split, batch_size, max_questions):
+  """(model inputs, soft scores, image ids) of a split's written questions."""
+  dataset = input_pipeline.make_dataset(spec, split, batch_size,
+                                        training=False, deterministic=True,
+                                        for_keras=False)
+  if max_questions:
+    dataset = dataset.take(-(-max_questions // batch_size))
+  for batch in dataset:
+    inputs, _ = input_pipeline.to_model_inputs(batch)
+    yield inputs, batch['scores'].numpy(), batch['image_id']
+
+
 def measure(logits_of, spec, split, batch_size=64, max_questions=0):
   """VQA accuracy on a split's written questions, with their own images and
   with moved ones.
@@ -63,22 +75,25 @@ def measure(logits_of, spec, split, batch_size=64, max_questions=0):
   Returns:
     {'questions', 'vqa_accuracy', 'vqa_accuracy_shuffled_images', 'gap'}.
   """
-  dataset = input_pipeline.make_dataset(spec, split, batch_size,
-                                        training=False, deterministic=True,
-                                        for_keras=False)
-  if max_questions:
-    dataset = dataset.take(-(-max_questions // batch_size))
   own, moved = [], []
-  for batch in dataset:
-    inputs, _ = input_pipeline.to_model_inputs(batch)
-    scores = batch['scores'].numpy()
+  for inputs, scores, image_ids in _batches(spec, split, batch_size,
+                                            max_questions):
     own.append(_accuracy(logits_of(inputs), scores))
-    moved.append(_accuracy(
-        logits_of(with_moved_images(inputs, batch['image_id'])), scores))
+    moved.append(_accuracy(logits_of(with_moved_images(inputs, image_ids)),
+                           scores))
   own, moved = np.concatenate(own), np.concatenate(moved)
   accuracy, shuffled = float(own.mean()), float(moved.mean())
   return {'split': split, 'questions': int(len(own)), 'vqa_accuracy': accuracy,
           'vqa_accuracy_shuffled_images': shuffled, 'gap': accuracy - shuffled}
+
+
+def moved_images_accuracy(logits_of, spec, split, batch_size=64):
+  """measure()'s 'vqa_accuracy_shuffled_images' alone, in one pass: for a
+  caller that scores the questions with their own images anyway."""
+  moved = [_accuracy(logits_of(with_moved_images(inputs, image_ids)), scores)
+           for inputs, scores, image_ids in _batches(spec, split, batch_size,
+                                                     0)]
+  return float(np.concatenate(moved).mean())
 
 
 def keras_logits(model):

@@ -59,9 +59,8 @@ def shuffled_images_figure(logits_of, spec, config, uses_image):
   questions (None for a model without image)."""
   if not uses_image:
     return {'vqa_shuffled_images': None}
-  check = image_check.measure(logits_of, spec, config.split,
-                              config.batch_size)
-  return {'vqa_shuffled_images': check['vqa_accuracy_shuffled_images']}
+  return {'vqa_shuffled_images': image_check.moved_images_accuracy(
+      logits_of, spec, config.split, config.batch_size)}
 
 
 def float_tflite_bytes(model_dir):

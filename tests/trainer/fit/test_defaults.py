@@ -180,6 +180,17 @@ def test_a_model_that_reads_the_image_changes_its_answers(tiny_records):
   assert (own != other).mean() > 0.5
 
 
+def test_the_report_s_one_pass_figure_is_the_check_s_moved_accuracy(
+    tiny_records):
+  spec = input_pipeline.read_data_spec(tiny_records)
+  model = _ImageMean(spec.num_answers)
+  check = image_check.measure(model, spec, 'val2014', batch_size=16)
+  assert check['gap'] != 0.0
+  assert image_check.moved_images_accuracy(
+      model, spec, 'val2014', batch_size=16) == pytest.approx(
+          check['vqa_accuracy_shuffled_images'])
+
+
 def test_the_question_only_model_has_no_image_check(tiny_records, tmp_path):
   summary = train.train_and_evaluate(tiny_config(
       tiny_records, tmp_path / 'q', kind='question-only', steps_per_epoch=2,
