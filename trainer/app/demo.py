@@ -32,11 +32,11 @@ class DemoConfig:
   seed: int = 0
   # Sweeps: a few short trials of each kind (ASHA stops the poor ones);
   # a trial's epoch is a part of the training split, validated on the first
-  # 20 batches (1280 questions) of val2014.
+  # 10 batches (640 questions) of val2014.
   sweep_trials: int = 3
   sweep_epochs: int = 2
-  sweep_steps_per_epoch: int = 20
-  sweep_validation_steps: int = 20
+  sweep_steps_per_epoch: int = 10
+  sweep_validation_steps: int = 10
 
   def job_config(self, job, config_class, **fields):
     """A job's config: the preset's fields, then `fields`."""
