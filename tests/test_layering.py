@@ -4,6 +4,8 @@
 - beam_pipelines imports nothing of trainer but trainer.contract (and the bare
   `import trainer`, which sets TF_USE_LEGACY_KERAS).
 - trainer/contract imports no TensorFlow, Beam or tf_keras at module level.
+- trainer's stages import only the stages below them: contract < data <
+  models < serve < measure < fit < app.
 
 Every import is read with `ast`, those inside functions included.
 """
@@ -17,6 +19,16 @@ PACKAGES = ('beam_pipelines', 'trainer', 'tuning')
 COMPOSITION_ROOT = 'trainer.app'
 CONTRACT = 'trainer.contract'
 HEAVY = ('tensorflow', 'apache_beam', 'tf_keras')
+# trainer's subpackages, lowest first: each imports only those before it.
+STAGES = ('contract', 'data', 'models', 'serve', 'measure', 'fit', 'app')
+
+
+def stage_of(module):
+  """The index in STAGES of a trainer.STAGE... module, else None."""
+  parts = module.split('.')
+  if len(parts) > 1 and parts[0] == 'trainer' and parts[1] in STAGES:
+    return STAGES.index(parts[1])
+  return None
 
 
 def module_name(path, root):
@@ -78,6 +90,10 @@ def _violation(module, imported, top_level):
   if (is_within(module, CONTRACT) and top_level and
       any(is_within(imported, heavy) for heavy in HEAVY)):
     return f'{CONTRACT} imports no {"/".join(HEAVY)} at module level'
+  own, other = stage_of(module), stage_of(imported)
+  if own is not None and other is not None and other > own:
+    return (f'trainer.{STAGES[own]} may import only the stages below it '
+            f'({" < ".join(STAGES)})')
   return None
 
 
@@ -121,6 +137,9 @@ def test_each_planted_violation_is_named(tmp_path):
   _write(tmp_path, 'trainer/contract/bad.py',
          'import tensorflow as tf\ndef later():\n  import apache_beam\n')
   _write(tmp_path, 'tuning/bad.py', 'import beam_pipelines.images as i\n')
+  _write(tmp_path, 'trainer/data/up.py',
+         'def later():\n  from trainer.models import multimodal\n')
+  _write(tmp_path, 'trainer/fit/down.py', 'from trainer.measure import sizes\n')
   assert layering_violations(tmp_path) == [
       'beam_pipelines.bad (beam_pipelines/bad.py:1) imports '
       'trainer.fit.train: beam_pipelines may import only trainer.contract '
@@ -128,6 +147,9 @@ def test_each_planted_violation_is_named(tmp_path):
       'trainer.contract.bad (trainer/contract/bad.py:1) imports tensorflow: '
       'trainer.contract imports no tensorflow/apache_beam/tf_keras at module '
       'level',
+      'trainer.data.up (trainer/data/up.py:2) imports '
+      'trainer.models.multimodal: trainer.data may import only the stages '
+      'below it (contract < data < models < serve < measure < fit < app)',
       'trainer.measure.bad (trainer/measure/bad.py:2) imports '
       'beam_pipelines.images: only trainer.app may import beam_pipelines',
       'tuning.bad (tuning/bad.py:1) imports beam_pipelines.images: only '

@@ -94,6 +94,7 @@ def served_models(tiny_records, tiny_teacher, tiny_student, tmp_path_factory):
   import shutil
   from trainer.serve import export
   from trainer.serve import tflite_export
+  from trainer.measure import tflite_evaluation
   # pylint: enable=g-import-not-at-top
   root = tmp_path_factory.mktemp('served')
   teacher, student_dir = str(root / 'teacher'), str(root / 'student')
@@ -101,7 +102,7 @@ def served_models(tiny_records, tiny_teacher, tiny_student, tmp_path_factory):
   shutil.copytree(tiny_student, student_dir)
   for model_dir in (teacher, student_dir):
     export.export_saved_model(model_dir)
-  tflite_export.export_tflite(student_dir, tiny_records, 'int8',
+  tflite_evaluation.export_tflite(student_dir, tiny_records, 'int8',
                               representative_examples=8)
   return (('teacher', teacher), ('student', student_dir),
           ('student-int8', tflite_export.tflite_path(student_dir, 'int8')))

@@ -178,21 +178,22 @@ def evaluate_job():
 
 
 def _print_tflite(result, config):
-  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
-  print(tflite_export.format_result(result))
+  from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
+  print(tflite_evaluation.format_result(result))
   return 0
 
 
 def export_tflite_job():
   from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
   return Job(
-      tflite_export.ExportTFLiteConfig, run=tflite_export.run,
+      tflite_evaluation.ExportTFLiteConfig, run=tflite_evaluation.run,
       summarize=_print_tflite,
       record=lambda config: _beside(
           tflite_export.tflite_path(config.model_dir, config.quantize),
           f'model-{config.quantize}_export_tflite_config.json'),
       errors={tflite_export.ConversionError: 2},
-      description=tflite_export.__doc__)
+      description=tflite_evaluation.__doc__)
 
 
 def _print_predictions(results, config):

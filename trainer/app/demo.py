@@ -158,13 +158,13 @@ def stage_prune(config, paths):
 
 
 def stage_tflite(config, paths):
-  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
   lines = []
   for name, quantize in (('student', 'none'), ('student', 'int8'),
                          ('pruned', 'int8')):
-    result = tflite_export.export_tflite(paths[name], paths['tfrecords'],
+    result = tflite_evaluation.export_tflite(paths[name], paths['tfrecords'],
                                          quantize=quantize, split='val2014')
-    lines.append(tflite_export.format_result(result))
+    lines.append(tflite_evaluation.format_result(result))
   return '\n'.join(lines)
 
 

@@ -1,1 +1,2 @@
-"""The input pipeline: TFRecords to batches, answer targets, cached encoder features, split questions for pages and reports."""
+"""The input pipeline: TFRecords to batches, answer targets, split questions
+for pages and reports."""

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from trainer.data import feature_cache
+from trainer.fit import feature_cache
 from trainer.data import input_pipeline
 from trainer.fit.distillation import TEACHER_LOGITS
 from trainer.models import model_io

@@ -13,7 +13,7 @@ import time
 
 import tensorflow as tf
 
-from trainer.data import feature_cache
+from trainer.fit import feature_cache
 from trainer.data import input_pipeline
 from trainer.fit import callbacks
 from trainer.fit import defaults

@@ -126,10 +126,11 @@ def measure_tflite_model(name, path, spec, config, examples=()):
   """(row, evaluation, example answers) for a .tflite file, run with the
   TFLite interpreter."""
   from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
   counts = tflite_parameter_counts(path, spec)
   runner = tflite_export.TFLiteRunner(path)
   # Checks the width of the logits against the answer vocabulary first.
-  evaluation, _, _ = tflite_export.evaluate_tflite(
+  evaluation, _, _ = tflite_evaluation.evaluate_tflite(
       runner, spec, config.split, batch_size=config.batch_size)
   file_size = sizes.file_sizes([path])
   inputs = latency.latency_inputs(spec, config.split,

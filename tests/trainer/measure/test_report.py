@@ -18,6 +18,7 @@ from trainer.measure import report
 from trainer.measure import report_html
 from trainer.measure import tables
 from trainer.serve import tflite_export
+from trainer.measure import tflite_evaluation
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 LATENCY_BATCHES = (1, 16)
@@ -71,7 +72,7 @@ def student_with_tflite(tiny_records, tiny_student, tmp_path_factory):
   model_dir = str(tmp_path_factory.mktemp('student_tflite') / 'model')
   shutil.copytree(tiny_student, model_dir)
   for quantize in ('none', 'int8'):
-    tflite_export.export_tflite(model_dir, tiny_records, quantize,
+    tflite_evaluation.export_tflite(model_dir, tiny_records, quantize,
                                 representative_examples=8)
   loose = os.path.join(os.path.dirname(model_dir), 'loose-int8.tflite')
   shutil.copy(tflite_export.tflite_path(model_dir, 'int8'), loose)

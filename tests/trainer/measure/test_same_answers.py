@@ -12,7 +12,7 @@ from trainer.fit import prune
 from trainer.measure import evaluate
 from trainer.measure import measurements
 from trainer.models import model_io
-from trainer.serve import tflite_export
+from trainer.measure import tflite_evaluation
 
 DATA_ANSWERS = ('yes', 'no', '2')
 OTHER_ANSWERS = ('no', 'yes', '2')
@@ -50,7 +50,7 @@ ENTRY_POINTS = {
         path, spec, 'val2014', split_questions=object()),
     'report': lambda path, spec: measurements.check_answers(
         model_io.load_model(path).answers, spec, path),
-    'export-tflite': lambda path, spec: tflite_export._check_inputs(
+    'export-tflite': lambda path, spec: tflite_evaluation._check_inputs(
         model_io.load_model(path), spec, 'val2014'),
 }
 

@@ -15,6 +15,7 @@ from trainer.models import multimodal
 from trainer.measure import sizes
 from trainer.models import student
 from trainer.serve import tflite_export
+from trainer.measure import tflite_evaluation
 from trainer.app import cli
 
 EXAMPLES = 8
@@ -121,7 +122,7 @@ def test_interpreter_evaluation_matches_keras_evaluation(converted, spec,
                                                          tiny_student):
   keras_report, keras_arrays, _ = evaluate.evaluate_model(
       tiny_student, spec, 'val2014')
-  report, arrays, _ = tflite_export.evaluate_tflite(
+  report, arrays, _ = tflite_evaluation.evaluate_tflite(
       converted['none'], spec, 'val2014', batch_size=32)
   np.testing.assert_array_equal(arrays['question_id'],
                                 keras_arrays['question_id'])
@@ -139,7 +140,7 @@ def student_copy(tiny_student, tmp_path):
 
 def test_export_writes_the_model_and_its_report(student_copy, tiny_records,
                                                 spec):
-  result = tflite_export.export_tflite(str(student_copy), tiny_records,
+  result = tflite_evaluation.export_tflite(str(student_copy), tiny_records,
                                        quantize='int8',
                                        representative_examples=50)
   path = tflite_export.tflite_path(str(student_copy), 'int8')
