@@ -75,24 +75,6 @@ def encode_image_file(source, image_id):
     return None, images.ImageRejected(e.reason, f'{path}: {e.detail}')
 
 
-def example_bytes(record, jpeg, max_question_tokens, num_answers):
-  """The serialised tf.train.Example of a labelled, tokenised record."""
-  features = {
-      record_spec.IMAGE_ID: record['image_id'],
-      record_spec.IMAGE_ENCODED: jpeg,
-      record_spec.QUESTION_ID: record['question_id'],
-      record_spec.QUESTION_TEXT: record['question'],
-      record_spec.QUESTION_INPUT_IDS: record['input_ids'],
-      record_spec.QUESTION_ATTENTION_MASK: record['attention_mask'],
-      record_spec.QUESTION_TYPE: record['question_type'],
-      record_spec.ANSWER_TYPE: record['answer_type'],
-      record_spec.ANSWER_LABEL: record['label'],
-      record_spec.ANSWER_SCORES: record['scores'],
-      record_spec.ANSWER_HUMAN: record['human_answers'],
-  }
-  return record_spec.make_example(features, max_question_tokens, num_answers)
-
-
 def group_by_image(records):
   """[(image_id, records sorted by question_id)], by image id.
 
@@ -142,7 +124,7 @@ class _EncodeAndWriteShard(beam.DoFn):
     self._image_bytes.update(len(jpeg))
     written = accounting.outcome(split, accounting.WRITTEN)
     for record in records:
-      file.write(shard_files.tfrecord_frame(example_bytes(
+      file.write(shard_files.tfrecord_frame(record_spec.make_joined_example(
           record, jpeg, self._max_question_tokens, num_answers)))
       yield beam.pvalue.TaggedOutput(outcome_tags.OUTCOMES, written)
 

@@ -6,8 +6,9 @@ r"""The preprocessing work as a plain Python loop: the benchmark's baselines.
 Does what `vqa preprocess` does for one clean labelled split, without Beam:
 joins questions and annotations, builds the answer vocabulary, labels,
 tokenises with the product's tokenizer, decodes and re-encodes each image
-once, serialises each question's tf.train.Example (trainer/contract/record_spec.py) and
-writes the same gzip TFRecord shards, each image's records together, in the
+once, serialises each question's tf.train.Example with the pipeline's
+function (trainer/contract/record_spec.make_joined_example) and writes the
+same gzip TFRecord shards, each image's records together, in the
 same order. With the same inputs the shards hold the same bytes as the
 pipeline's. `--workers 1` is the single-process loop; `--workers 0` spreads the
 shards over every core with multiprocessing (the hardware limit for this
@@ -133,22 +134,6 @@ def _load_tokenizer(tokenizer_files, max_question_tokens):
                                               max_question_tokens)
 
 
-def _example(record, jpeg, ids, mask, settings):
-  return record_spec.make_example({
-      record_spec.IMAGE_ID: record['image_id'],
-      record_spec.IMAGE_ENCODED: jpeg,
-      record_spec.QUESTION_ID: record['question_id'],
-      record_spec.QUESTION_TEXT: record['question'],
-      record_spec.QUESTION_INPUT_IDS: ids,
-      record_spec.QUESTION_ATTENTION_MASK: mask,
-      record_spec.QUESTION_TYPE: record['question_type'],
-      record_spec.ANSWER_TYPE: record['answer_type'],
-      record_spec.ANSWER_LABEL: record['label'],
-      record_spec.ANSWER_SCORES: record['scores'],
-      record_spec.ANSWER_HUMAN: record['human_answers'],
-  }, settings['max_question_tokens'], settings['num_answers'])
-
-
 def write_shard(task):
   """Decodes each image of the shard once and writes its records."""
   path, groups, image_dir, split, settings = task
@@ -161,7 +146,9 @@ def write_shard(task):
       for record in records:
         ids, mask, _ = _tokenizer.encode(record['question'])
         f.write(shard_files.tfrecord_frame(
-            _example(record, jpeg, ids, mask, settings)))
+            record_spec.make_joined_example(
+                dict(record, input_ids=ids, attention_mask=mask), jpeg,
+                settings['max_question_tokens'], settings['num_answers'])))
         written += 1
   return written, len(groups)
 

@@ -162,8 +162,8 @@ def stage_tflite(config, paths):
   lines = []
   for name, quantize in (('student', 'none'), ('student', 'int8'),
                          ('pruned', 'int8')):
-    result = tflite_evaluation.export_tflite(paths[name], paths['tfrecords'],
-                                         quantize=quantize, split='val2014')
+    result = tflite_evaluation.export_tflite(
+        paths[name], paths['tfrecords'], quantize=quantize, split='val2014')
     lines.append(tflite_evaluation.format_result(result))
   return '\n'.join(lines)
 

@@ -161,6 +161,29 @@ def make_example(record, max_question_tokens, num_answers):
   return example_proto.serialize_example(feature)
 
 
+# Features from the keys of the pipeline's joined, labelled, tokenised
+# question record (beam_pipelines/transforms.py); the image comes apart.
+JOINED_RECORD_KEYS = {
+    IMAGE_ID: 'image_id',
+    QUESTION_ID: 'question_id',
+    QUESTION_TEXT: 'question',
+    QUESTION_INPUT_IDS: 'input_ids',
+    QUESTION_ATTENTION_MASK: 'attention_mask',
+    QUESTION_TYPE: 'question_type',
+    ANSWER_TYPE: 'answer_type',
+    ANSWER_LABEL: 'label',
+    ANSWER_SCORES: 'scores',
+    ANSWER_HUMAN: 'human_answers',
+}
+
+
+def make_joined_example(record, jpeg, max_question_tokens, num_answers):
+  """make_example() of a joined question record and its encoded image."""
+  features = {name: record[key] for name, key in JOINED_RECORD_KEYS.items()}
+  features[IMAGE_ENCODED] = jpeg
+  return make_example(features, max_question_tokens, num_answers)
+
+
 def feature_spec(max_question_tokens, num_answers):
   """The tf.io parsing spec for `tf.io.parse_example`."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top

@@ -139,7 +139,7 @@ def save_model(model, job, spec, model_dir, model_config=None, extra=None):
 
 @dataclasses.dataclass(frozen=True)
 class SavedConfig:
-  """MODEL_DIR/config.json, typed; `values` keeps the whole file."""
+  """MODEL_DIR/config.json, typed."""
   architecture: str = TEACHER
   answers: tuple = ()
   max_question_tokens: int = 0
@@ -147,7 +147,6 @@ class SavedConfig:
   vocab_size: int = 0
   model: dict = dataclasses.field(default_factory=dict)
   train: dict = dataclasses.field(default_factory=dict)  # the job's config
-  values: dict = dataclasses.field(default_factory=dict)
 
   @property
   def train_split(self):
@@ -185,7 +184,7 @@ def read_saved_config(model_dir):
       image_size=_image_size(values, path),
       vocab_size=values.get('vocab_size', 0),
       model=_required(values, 'model', path),
-      train=values.get('train', {}), values=values)
+      train=values.get('train', {}))
 
 
 def check_same_answers(model_answers, model_source, answers, answers_source):
