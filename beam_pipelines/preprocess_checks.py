@@ -3,10 +3,11 @@ input files, and the output folder (refused if it holds an earlier run)."""
 from apache_beam.io.filesystems import FileSystems
 
 from beam_pipelines import layout
+from trainer.contract import errors
 from trainer.contract import record_spec
 
 
-class ConfigError(ValueError):
+class ConfigError(errors.UserError):
   """The command line or the inputs it names cannot work."""
 
 

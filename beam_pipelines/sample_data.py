@@ -19,6 +19,7 @@ import re
 from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from beam_pipelines import sample_vqa
+from trainer.contract import errors
 from trainer.contract import record_spec
 
 KINDS = ('shapes', 'photos')
@@ -68,28 +69,28 @@ class SampleDataConfig:
     _check_int('seed', self.seed)
     _check_splits(self.splits)
     if self.kind not in KINDS:
-      raise ValueError(f'kind must be one of {KINDS}, got {self.kind!r}')
+      raise errors.UserError(f'kind must be one of {KINDS}, got {self.kind!r}')
 
 
 def _check_int(name, value, low=None, high=None):
   if isinstance(value, bool) or not isinstance(value, int):
-    raise ValueError(f'{name} must be an integer, got {value!r}')
+    raise errors.UserError(f'{name} must be an integer, got {value!r}')
   if low is not None and value < low:
-    raise ValueError(f'{name} must be >= {low}, got {value}')
+    raise errors.UserError(f'{name} must be >= {low}, got {value}')
   if high is not None and value > high:
-    raise ValueError(f'{name} must be <= {high}, got {value}')
+    raise errors.UserError(f'{name} must be <= {high}, got {value}')
 
 
 def _check_splits(splits):
   if not isinstance(splits, tuple) or not splits:
-    raise ValueError(
+    raise errors.UserError(
         f'splits must be a non-empty tuple of names, got {splits!r}')
   for split in splits:
     if not isinstance(split, str) or not _SPLIT_NAME.match(split):
-      raise ValueError(
+      raise errors.UserError(
           f'split names may use only letters, digits, "_" and "-": {split!r}')
   if len(set(splits)) != len(splits):
-    raise ValueError(f'splits must not repeat: {splits!r}')
+    raise errors.UserError(f'splits must not repeat: {splits!r}')
 
 
 def _family(kind):

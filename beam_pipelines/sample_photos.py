@@ -15,6 +15,7 @@ import dataclasses
 from PIL import Image
 
 from beam_pipelines import sample_vqa
+from trainer.contract import errors
 
 DESCRIPTION = ('Grids of scikit-image sample photographs in the VQA v2 '
                'layout.')
@@ -60,7 +61,7 @@ NAMES = tuple(photo.name for photo in PHOTOS)
 ANSWERS = NAMES + sample_vqa.YES_NO + sample_vqa.COUNTS
 
 
-class MissingDependencyError(RuntimeError):
+class MissingDependencyError(errors.MissingPackage):
   """scikit-image, which ships the photographs, is not installed."""
 
 

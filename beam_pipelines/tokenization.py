@@ -9,6 +9,7 @@ import os
 import tempfile
 
 from trainer.contract import bundled
+from trainer.contract import errors
 
 DEFAULT_TOKENIZER = bundled.BUNDLED_NAME
 # What BertTokenizerFast reads from a directory; vocab.txt is required.
@@ -19,7 +20,7 @@ REQUIRED_FILE = 'vocab.txt'
 PAD_ID = 0
 
 
-class TokenizerError(Exception):
+class TokenizerError(errors.UserError):
   """The tokenizer cannot be found or is not a BERT WordPiece tokenizer."""
 
 

@@ -10,6 +10,7 @@ import re
 
 from beam_pipelines import accounting
 from beam_pipelines import layout
+from trainer.contract import errors
 from trainer.contract import vqa_metric
 
 # Bytes read at a time; a value longer than the window doubles it.
@@ -17,7 +18,7 @@ _CHUNK_BYTES = 1 << 20
 _WHITESPACE = re.compile(r'[ \t\n\r]*')
 
 
-class InputFileError(Exception):
+class InputFileError(errors.UserError):
   """An input file is missing or malformed as a whole."""
 
 

@@ -6,6 +6,8 @@ config (DistillConfig, PruneConfig), passed to the sweep as its `base`.
 import dataclasses
 import os
 
+from trainer.contract import errors
+
 SEARCHES = ('optuna', 'random', 'grid')
 SCHEDULERS = ('asha', 'fifo')
 RAY_DIR = 'ray'
@@ -90,18 +92,18 @@ class SweepOptions:
 
   def check(self):
     if not self.output:
-      raise ValueError('--output SWEEP_DIR is required')
+      raise errors.UserError('--output SWEEP_DIR is required')
     if self.search not in SEARCHES:
-      raise ValueError(f'--search {self.search!r}: one of {SEARCHES}')
+      raise errors.UserError(f'--search {self.search!r}: one of {SEARCHES}')
     if self.scheduler not in SCHEDULERS:
-      raise ValueError(f'--scheduler {self.scheduler!r}: one of '
+      raise errors.UserError(f'--scheduler {self.scheduler!r}: one of '
                        f'{SCHEDULERS}')
     for name in ('num_samples', 'max_epochs', 'grace_period'):
       if getattr(self, name) < 1:
-        raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+        raise errors.UserError(f'--{name.replace("_", "-")} must be >= 1')
     if self.grid_points < 2:
-      raise ValueError('--grid-points must be >= 2')
+      raise errors.UserError('--grid-points must be >= 2')
     if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-      raise ValueError('--cpus-per-trial must be > 0, --gpus-per-trial >= 0')
+      raise errors.UserError('--cpus-per-trial must be > 0, --gpus-per-trial >= 0')
     if self.reduction_factor <= 1:
-      raise ValueError('--reduction-factor must be > 1')
+      raise errors.UserError('--reduction-factor must be > 1')

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from ray import tune
 
+from trainer.contract import errors
 from trainer.models import model_io
 from trainer.measure import markdown
 from trainer.measure import pareto
@@ -123,7 +124,7 @@ def best_distill_row(table):
   completed = table[table['status'] == COMPLETED]
   rows = completed if len(completed) else table
   if rows[ACCURACY].isna().all():
-    raise ValueError('no trial of the sweep reported an accuracy yet')
+    raise errors.UserError('no trial of the sweep reported an accuracy yet')
   return rows.loc[rows[ACCURACY].idxmax()]
 
 

@@ -31,6 +31,7 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 from ray.tune.search.optuna import OptunaSearch
 
+from trainer.contract import errors
 from trainer.fit import teacher_logits
 from trainer.data import input_pipeline
 from trainer.fit import fit_setup
@@ -205,13 +206,13 @@ def tune_trainable(trainable, param_space, options, kind, default_point,
   exists = tune.Tuner.can_restore(path)
   if options.resume:
     if not exists:
-      raise ValueError(f'--resume: no sweep to resume in {path}')
+      raise errors.UserError(f'--resume: no sweep to resume in {path}')
     # Finished trials keep their results; unfinished and failed ones go on
     # from their last checkpoint (and the trainer's BackupAndRestore state).
     tuner = tune.Tuner.restore(path, trainable, resume_unfinished=True,
                                resume_errored=True, param_space=param_space)
   elif exists:
-    raise ValueError(f'a sweep already exists in {path}: pass --resume to '
+    raise errors.UserError(f'a sweep already exists in {path}: pass --resume to '
                      'continue it, or choose another --output / --name')
   else:
     tuner = _tuner(trainable, param_space, options, kind, default_point,

@@ -4,18 +4,24 @@
 
 Each job's flags come from its config dataclass (trainer/app/flags.py); a
 config is the defaults, then the preset, then --config's file, then the
-flags given. Known user errors print `vqa JOB: error: MESSAGE` and exit 2.
+flags given. A user error (trainer.contract.errors.UserError) prints
+`vqa JOB: error: MESSAGE` and exits 2 (VQA_TRACEBACK=1 adds its traceback);
+any other exception is a bug and keeps its traceback.
 """
 import dataclasses
+import os
 import sys
+import traceback
 
 from trainer.app import commands
 from trainer.app import flags
 from trainer.app import presets
+from trainer.contract import errors
 
 TUNE_HELP = 'Ray Tune sweeps over distillation and pruning settings'
 # Errors that mean the inputs or the flags are wrong, not the program.
-USER_ERRORS = (ValueError, FileNotFoundError, KeyError)
+USER_ERRORS = (errors.UserError,)
+TRACEBACK_VARIABLE = 'VQA_TRACEBACK'
 
 
 def usage():
@@ -27,15 +33,17 @@ def usage():
   return '\n'.join(lines)
 
 
-def reporting_errors(name, work, errors=None):
+def reporting_errors(name, work, job_errors=None):
   """work()'s exit status; a user error (or one of `errors`, {class: exit
   status}) is printed as `vqa NAME: error: MESSAGE` instead."""
-  statuses = dict(errors or {})
+  statuses = dict(job_errors or {})
   for error in USER_ERRORS:
     statuses.setdefault(error, 2)
   try:
     return work()
   except tuple(statuses) as e:  # pylint: disable=catching-non-exception
+    if os.environ.get(TRACEBACK_VARIABLE):
+      traceback.print_exc()
     print(f'vqa {name}: error: {e}', file=sys.stderr)
     return next(status for error, status in statuses.items()
                 if isinstance(e, error))

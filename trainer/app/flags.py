@@ -29,6 +29,8 @@ import dataclasses
 import json
 import os
 
+from trainer.contract import errors
+
 CONFIG_FLAG = '--config'
 
 
@@ -136,12 +138,12 @@ def read_json(path):
   else:
     opener, exists = open, os.path.exists
   if not exists(path):
-    raise FileNotFoundError(f'{path}: not found')
+    raise errors.MissingInput(f'{path}: not found')
   with opener(path) as f:
     try:
       return json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f'{path}: not valid JSON ({e})') from e
+      raise errors.UserError(f'{path}: not valid JSON ({e})') from e
 
 
 def to_dict(config):
@@ -238,7 +240,7 @@ def _check_required(config, cls):
     if field.metadata.get('required') and not value:
       name = (path[-1].upper() if field.metadata.get('positional')
               else flag_name(path, field))
-      raise ValueError(f'{name} is required (on the command line or in '
+      raise errors.UserError(f'{name} is required (on the command line or in '
                        f'{CONFIG_FLAG})')
   return config
 
@@ -257,11 +259,11 @@ def build_config(cls, namespace, base=None):
   if path:
     values = read_json(path)
     if not isinstance(values, dict):
-      raise ValueError(f'{path}: expected a JSON object of {cls.__name__} '
+      raise errors.UserError(f'{path}: expected a JSON object of {cls.__name__} '
                        'fields')
     unknown = _unknown_keys(cls, values)
     if unknown:
-      raise ValueError(f'{path}: unknown {cls.__name__} fields '
+      raise errors.UserError(f'{path}: unknown {cls.__name__} fields '
                        f'{sorted(unknown)}')
   values = merge(merge(base or {}, values), given_fields(cls, namespace))
   return _check_required(from_dict(cls, values), cls)

@@ -8,6 +8,7 @@ dicts); `vqa JOB --preset NAME` starts from them, then --config's file, then
 the flags given. Plain data only, so reading a preset imports nothing.
 """
 from trainer.app import flags
+from trainer.contract import errors
 
 TINY_IMAGE_SIZE = 32
 TINY_IMAGE_ALPHA = 0.35
@@ -69,7 +70,7 @@ PRESETS = {
 def preset_fields(name, job):
   """The fields preset `name` gives `job` ({} when it gives none)."""
   if name not in PRESETS:
-    raise ValueError(f'--preset {name!r}: one of {sorted(PRESETS)}')
+    raise errors.UserError(f'--preset {name!r}: one of {sorted(PRESETS)}')
   return PRESETS[name].get(job, {})
 
 

@@ -28,6 +28,7 @@ import argparse
 import os
 
 from trainer.app import flags
+from trainer.contract import errors
 
 TRAINER_COMMANDS = {'distill': 'vqa distill', 'prune': 'vqa prune'}
 KIND_HELP = {
@@ -66,7 +67,7 @@ def trainer_config(kind, trainer_job, sweep_output, trainer_flags):
   """
   if any(flag == '--epochs' or flag.startswith('--epochs=')
          for flag in trainer_flags):
-    raise ValueError('--epochs: use --max-epochs (the epochs of a trial that '
+    raise errors.UserError('--epochs: use --max-epochs (the epochs of a trial that '
                      'ASHA does not stop)')
   # Its errors name both commands: an unknown flag reaches it from `vqa tune`.
   parser = flags.build_parser(

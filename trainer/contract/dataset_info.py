@@ -10,10 +10,11 @@ file with tf.io.gfile inside the function.
 import dataclasses
 import json
 
+from trainer.contract import errors
 from trainer.contract import record_spec
 
 
-class DatasetInfoError(ValueError):
+class DatasetInfoError(errors.UserError):
   """answers.json or metadata.json lacks a key or holds a wrong type."""
 
 
@@ -105,7 +106,7 @@ class DatasetMetadata:
     """ValueError naming metadata.json unless `split` was preprocessed."""
     if split not in self.counts:
       source = self.source or record_spec.METADATA_FILENAME
-      raise ValueError(f'{flag} {split!r}: not in {source} (preprocessed: '
+      raise errors.UserError(f'{flag} {split!r}: not in {source} (preprocessed: '
                        f'{", ".join(self.splits)})')
 
   def to_json(self):
@@ -228,7 +229,7 @@ def parse_metadata(text, path):
 def _read_text(path):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: not found; run `vqa preprocess` first')
+    raise errors.MissingInput(f'{path}: not found; run `vqa preprocess` first')
   with tf.io.gfile.GFile(path) as f:
     return f.read()
 

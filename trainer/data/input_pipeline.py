@@ -10,6 +10,7 @@ import functools
 import tensorflow as tf
 
 from trainer.contract import dataset_info
+from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.data import targets as targets_lib
 
@@ -50,7 +51,7 @@ def read_data_spec(data_dir):
 def shard_files(data_dir, split):
   files = sorted(tf.io.gfile.glob(record_spec.shard_glob(data_dir, split)))
   if not files:
-    raise FileNotFoundError(
+    raise errors.MissingInput(
         f'{record_spec.shard_glob(data_dir, split)}: no shards; was split '
         f'{split!r} preprocessed into {data_dir}?')
   return files
@@ -178,7 +179,7 @@ def names_damaged_shards(job):
       damaged = damaged_shards(config.data)
       if not damaged:
         raise
-      raise ValueError(f'{config.data}: damaged shards: {"; ".join(damaged)}; '
+      raise errors.UserError(f'{config.data}: damaged shards: {"; ".join(damaged)}; '
                        'run `vqa preprocess` again (--overwrite)') from e
 
   return wrapped

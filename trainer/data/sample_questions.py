@@ -11,11 +11,12 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.data import input_pipeline
 
 
-class SplitRefused(ValueError):
+class SplitRefused(errors.UserError):
   """A split name that is not one of the data folder's splits, or whose
   records would be read from outside the data folder."""
 

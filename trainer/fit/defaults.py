@@ -18,6 +18,8 @@ to config.json.
 import dataclasses
 import math
 
+from trainer.contract import errors
+
 # MobileNetV2's output strides, deepest first.
 STRIDES = (32, 16, 8, 4)
 SMALLEST_FEATURE_MAP = 6
@@ -61,7 +63,7 @@ def check_image_encoder(model):
   """Refuses a frozen, randomly initialised image encoder."""
   if model.uses_image and model.image_weights == 'none' and (
       model.image_trainable is False):
-    raise ValueError(
+    raise errors.UserError(
         'a frozen image encoder without pretrained weights computes random '
         'features, which carry no information about the image: let it '
         'train (leave out --image-frozen) or give pretrained weights '

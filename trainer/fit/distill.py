@@ -27,6 +27,7 @@ import time
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.fit import defaults
 from trainer.fit import distribution
@@ -82,14 +83,14 @@ class DistillConfig(FitConfig):
   def check(self):
     self.student.check()
     if not 0 <= self.alpha <= 1:
-      raise ValueError(f'--alpha {self.alpha}: must be in [0, 1]')
+      raise errors.UserError(f'--alpha {self.alpha}: must be in [0, 1]')
     if self.temperature <= 0:
-      raise ValueError(f'--temperature {self.temperature}: must be > 0')
+      raise errors.UserError(f'--temperature {self.temperature}: must be > 0')
     if self.teacher_logits not in TEACHER_LOGITS_MODES:
-      raise ValueError(f'--teacher-logits {self.teacher_logits!r}: one of '
+      raise errors.UserError(f'--teacher-logits {self.teacher_logits!r}: one of '
                        f'{TEACHER_LOGITS_MODES}')
     if self.uses_teacher and not self.teacher:
-      raise ValueError('--teacher is required unless --alpha is 1')
+      raise errors.UserError('--teacher is required unless --alpha is 1')
     self.check_fit()
 
 
@@ -107,7 +108,7 @@ def check_unlabelled_splits(config, spec):
   for split in config.unlabelled_splits:
     spec.metadata.check_split(split, '--unlabelled-splits')
     if record_spec.is_labelled_split(split, spec.metadata.unlabelled_splits):
-      raise ValueError(f'--unlabelled-splits {split}: the split has '
+      raise errors.UserError(f'--unlabelled-splits {split}: the split has '
                        'annotations; only test* splits or those preprocessed '
                        'with --unlabelled-splits can be learnt from the '
                        'teacher alone')

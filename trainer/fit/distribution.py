@@ -4,6 +4,8 @@ import os
 
 import tensorflow as tf
 
+from trainer.contract import errors
+
 STRATEGIES = ('auto', 'mirrored', 'multiworker', 'one')
 
 
@@ -18,7 +20,7 @@ def make_strategy(name, devices=None):
     devices: explicit device list for 'mirrored' (e.g. two logical CPUs).
   """
   if name not in STRATEGIES:
-    raise ValueError(f'--strategy {name!r}: one of {", ".join(STRATEGIES)}')
+    raise errors.UserError(f'--strategy {name!r}: one of {", ".join(STRATEGIES)}')
   # MultiWorkerMirroredStrategy must come before anything initialises the
   # TensorFlow runtime, listing devices included.
   if name == 'multiworker' or (name == 'auto' and _cluster_size() > 1):

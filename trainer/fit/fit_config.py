@@ -1,6 +1,7 @@
 """FitConfig: the fields every fitting job (train, distill, prune) shares."""
 import dataclasses
 
+from trainer.contract import errors
 from trainer.data import targets
 from trainer.fit import distribution
 
@@ -47,14 +48,14 @@ class FitConfig:
 
   def check_fit(self):
     if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-      raise ValueError(f'--learning-rate-schedule '
+      raise errors.UserError(f'--learning-rate-schedule '
                        f'{self.learning_rate_schedule!r}: one of '
                        f'{LEARNING_RATE_SCHEDULES}')
     if self.loss not in targets.LOSSES:
-      raise ValueError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
+      raise errors.UserError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
     for name in ('epochs', 'batch_size'):
       if getattr(self, name) < 1:
-        raise ValueError(f'--{name.replace("_", "-")} must be >= 1')
+        raise errors.UserError(f'--{name.replace("_", "-")} must be >= 1')
     if self.learning_rate < 0:
-      raise ValueError(f'--learning-rate {self.learning_rate}: must be >= 0 '
+      raise errors.UserError(f'--learning-rate {self.learning_rate}: must be >= 0 '
                        '(0: chosen for the batch size)')

@@ -33,6 +33,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
+from trainer.contract import errors
 from trainer.fit import callbacks as fit_callbacks
 from trainer.fit import distribution
 from trainer.fit import fit_setup
@@ -82,14 +83,14 @@ class PruneConfig(FitConfig):
 
   def check(self):
     if not 0 <= self.final_sparsity < 1:
-      raise ValueError(f'--final-sparsity {self.final_sparsity}: in [0, 1)')
+      raise errors.UserError(f'--final-sparsity {self.final_sparsity}: in [0, 1)')
     if not 0 <= self.initial_sparsity <= self.final_sparsity:
-      raise ValueError(f'--initial-sparsity {self.initial_sparsity}: in '
+      raise errors.UserError(f'--initial-sparsity {self.initial_sparsity}: in '
                        '[0, final sparsity]')
     if self.schedule not in SCHEDULES:
-      raise ValueError(f'--schedule {self.schedule!r}: one of {SCHEDULES}')
+      raise errors.UserError(f'--schedule {self.schedule!r}: one of {SCHEDULES}')
     if not 0 <= self.begin_fraction <= self.end_fraction <= 1:
-      raise ValueError('need 0 <= --begin-fraction <= --end-fraction <= 1')
+      raise errors.UserError('need 0 <= --begin-fraction <= --end-fraction <= 1')
     self.check_fit()
 
 
@@ -107,7 +108,7 @@ def schedule_steps(config, total_steps):
   end = (config.end_step if config.end_step >= 0 else
          max(begin + 1, math.ceil(config.end_fraction * total_steps)))
   if end <= begin:
-    raise ValueError(f'pruning end step {end} must come after begin step '
+    raise errors.UserError(f'pruning end step {end} must come after begin step '
                      f'{begin}')
   if end > total_steps:
     print(f'vqa prune: warning: the schedule ends at step {end}, after the '
@@ -272,7 +273,7 @@ def prune(config, strategy=None, extra_callbacks=()):
     fit_setup.compile_model(pruned, config, total_steps)
   wrappers = pruning_wrappers(pruned)
   if not wrappers:
-    raise ValueError(f'{config.model_dir}: no trainable prunable layers '
+    raise errors.UserError(f'{config.model_dir}: no trainable prunable layers '
                      f'({", ".join(t.__name__ for t in PRUNED_TYPES)})')
   train_data, val_data = _datasets(config, spec, global_batch,
                                    loaded.uses_image)

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.fit import feature_cache
 from trainer.data import input_pipeline
 from trainer.fit.distillation import TEACHER_LOGITS
@@ -44,10 +45,10 @@ def read_teacher_logits(path, num_answers):
       ids.append(batch['question_id'].numpy())
       logits.append(batch[TEACHER_LOGITS].numpy())
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-    raise ValueError(f'{path}: unreadable teacher logits ({e.message}); '
+    raise errors.UserError(f'{path}: unreadable teacher logits ({e.message}); '
                      'delete its folder to compute them again') from e
   if not ids:
-    raise ValueError(f'{path}: no teacher logits in the file')
+    raise errors.UserError(f'{path}: no teacher logits in the file')
   return np.concatenate(ids), np.concatenate(logits)
 
 

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from trainer.contract import errors
 from trainer.measure import pareto
 from trainer.models import model_io
 
@@ -16,7 +17,7 @@ def require_matplotlib():
   try:
     import matplotlib  # pylint: disable=g-import-not-at-top,unused-import
   except ImportError as e:
-    raise ValueError('the plots need matplotlib: pip install -e ".[report]"'
+    raise errors.UserError('the plots need matplotlib: pip install -e ".[report]"'
                      ) from e
 
 

@@ -23,6 +23,7 @@ every model's answers.
 """
 import dataclasses
 
+from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.data import sample_questions
 from trainer.measure import latency
@@ -71,16 +72,16 @@ def check_config(config):
   """Raises ValueError for a config that cannot make a report."""
   names = [name for name, _ in config.models]
   if config.baseline_name not in names:
-    raise ValueError(f'--baseline {config.baseline!r} is not one of the '
+    raise errors.UserError(f'--baseline {config.baseline!r} is not one of the '
                      f'--models names {names}')
   batches = config.latency_batches
   if not batches or min(batches) < 1 or len(set(batches)) < len(batches):
-    raise ValueError(f'--latency-batches {list(batches)}: give distinct '
+    raise errors.UserError(f'--latency-batches {list(batches)}: give distinct '
                      'batch sizes >= 1')
   if config.latency_repeats < 1:
-    raise ValueError('--latency-repeats must be >= 1')
+    raise errors.UserError('--latency-repeats must be >= 1')
   if config.examples < 0:
-    raise ValueError('--examples must be >= 0')
+    raise errors.UserError('--examples must be >= 0')
   plots.require_matplotlib()
 
 

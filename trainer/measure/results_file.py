@@ -11,12 +11,13 @@ import json
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.models import model_io
 
 _EXAMPLES = 5  # ids quoted in an error message
 
 
-class ResultsFileError(ValueError):
+class ResultsFileError(errors.UserError):
   """A results file the official evaluator would refuse."""
 
 

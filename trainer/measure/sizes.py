@@ -10,6 +10,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.models import model_io
 
 
@@ -29,7 +30,7 @@ def weight_files(model_dir):
   prefix = os.path.join(model_dir, model_io.WEIGHTS_PREFIX)
   files = sorted(tf.io.gfile.glob(prefix + '.*'))
   if not files:
-    raise FileNotFoundError(f'{prefix}.*: no saved weights in {model_dir}')
+    raise errors.MissingInput(f'{prefix}.*: no saved weights in {model_dir}')
   return files
 
 

@@ -12,6 +12,7 @@ import json
 import tensorflow as tf
 
 from trainer.contract import dataset_info
+from trainer.contract import errors
 from trainer.contract import record_spec
 
 
@@ -47,7 +48,7 @@ def input_files(spec, split, questions='', annotations=''):
   recorded = spec.metadata.inputs.get(split, dataset_info.SplitInputs(''))
   questions = questions or recorded.questions
   if not questions:
-    raise ValueError(f'{record_spec.metadata_path(spec.data_dir)}: no questions '
+    raise errors.UserError(f'{record_spec.metadata_path(spec.data_dir)}: no questions '
                      f'file recorded for {split!r} (written by an older '
                      'preprocessing run); pass --questions FILE')
   if annotations:
@@ -59,15 +60,15 @@ def input_files(spec, split, questions='', annotations=''):
 
 def _load_list(path, key):
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: not found (give its path with '
+    raise errors.MissingInput(f'{path}: not found (give its path with '
                             f'--{key} FILE)')
   with tf.io.gfile.GFile(path) as f:
     try:
       data = json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f'{path}: not valid JSON ({e})') from e
+      raise errors.UserError(f'{path}: not valid JSON ({e})') from e
   if not isinstance(data, dict) or not isinstance(data.get(key), list):
-    raise ValueError(f'{path}: expected a JSON object with a "{key}" list '
+    raise errors.UserError(f'{path}: expected a JSON object with a "{key}" list '
                      '(official VQA layout)')
   return data[key]
 

@@ -18,6 +18,7 @@ import os
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.models import multimodal
 from trainer.models import student
@@ -48,12 +49,12 @@ def write_file(data, path):
 
 def read_json(path):
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: not found')
+    raise errors.MissingInput(f'{path}: not found')
   with tf.io.gfile.GFile(path) as f:
     try:
       return json.load(f)
     except json.JSONDecodeError as e:
-      raise ValueError(f'{path}: not valid JSON ({e})') from e
+      raise errors.UserError(f'{path}: not valid JSON ({e})') from e
 
 
 def _pretrained_text_encoder(model_config, cache_dir):
@@ -67,7 +68,7 @@ def _pretrained_text_encoder(model_config, cache_dir):
 def _check_vocabulary(bert, spec):
   records_vocab = spec.metadata.tokenizer.vocab_size
   if bert.config.vocab_size != records_vocab:
-    raise ValueError(
+    raise errors.UserError(
         f'the records in {spec.data_dir} were tokenised with a vocabulary of '
         f'{records_vocab} ({spec.metadata.tokenizer.name}), but the '
         f'text encoder has {bert.config.vocab_size}: use the same tokenizer '
@@ -156,7 +157,7 @@ class SavedConfig:
 
 def _required(values, key, path):
   if key not in values:
-    raise ValueError(f'{path}: missing key {key!r}; was it written by '
+    raise errors.UserError(f'{path}: missing key {key!r}; was it written by '
                      '`vqa train`, `vqa distill` or `vqa prune`?')
   return values[key]
 
@@ -173,10 +174,10 @@ def read_saved_config(model_dir):
   path = os.path.join(model_dir, CONFIG_FILE)
   values = read_json(path)
   if not isinstance(values, dict):
-    raise ValueError(f'{path}: expected a JSON object')
+    raise errors.UserError(f'{path}: expected a JSON object')
   architecture = values.get('architecture', TEACHER)
   if architecture not in (TEACHER, STUDENT):
-    raise ValueError(f'{path}: unknown architecture {architecture!r}')
+    raise errors.UserError(f'{path}: unknown architecture {architecture!r}')
   return SavedConfig(
       architecture=architecture,
       answers=tuple(_required(values, 'answers', path)),
@@ -199,12 +200,12 @@ def check_same_answers(model_answers, model_source, answers, answers_source):
   """
   if isinstance(model_answers, int):
     if model_answers != len(answers):
-      raise ValueError(
+      raise errors.UserError(
           f'{model_source} answers over {model_answers} answers but '
           f'{answers_source} lists {len(answers)}: it was trained on another '
           'answer vocabulary')
   elif tuple(model_answers) != tuple(answers):
-    raise ValueError(f'{model_source} was trained on another answer '
+    raise errors.UserError(f'{model_source} was trained on another answer '
                      f'vocabulary than {answers_source} '
                      f'({len(model_answers)} answers against {len(answers)})')
 

@@ -1,6 +1,8 @@
 """`--models NAME=PATH ...`: the models `vqa report` and `vqa serve` take."""
 import tensorflow as tf
 
+from trainer.contract import errors
+
 
 def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file',
                       must_exist=True):
@@ -15,12 +17,12 @@ def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file',
     name, sep, path = entry.partition('=')
     name, path = name.strip(), path.strip()
     if not sep or not name or not path:
-      raise ValueError(f'--models {entry!r}: expected NAME=PATH ({expected})')
+      raise errors.UserError(f'--models {entry!r}: expected NAME=PATH ({expected})')
     if name in dict(specs):
-      raise ValueError(f'--models: the name {name!r} is given twice')
+      raise errors.UserError(f'--models: the name {name!r} is given twice')
     if must_exist and not tf.io.gfile.exists(path):
-      raise ValueError(f'--models {name}={path}: {path} does not exist')
+      raise errors.UserError(f'--models {name}={path}: {path} does not exist')
     specs.append((name, path))
   if not specs:
-    raise ValueError('--models: give at least one NAME=PATH')
+    raise errors.UserError('--models: give at least one NAME=PATH')
   return tuple(specs)

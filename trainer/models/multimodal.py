@@ -10,6 +10,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import text_encoder
 
@@ -77,14 +78,14 @@ class ModelConfig:
 
   def check(self):
     if self.image_augment not in AUGMENTATIONS:
-      raise ValueError(f'image augmentation {self.image_augment!r}: one of '
+      raise errors.UserError(f'image augmentation {self.image_augment!r}: one of '
                        f'{AUGMENTATIONS}')
     if self.kind not in ('teacher', 'question-only'):
-      raise ValueError(f'model kind {self.kind!r}: teacher or question-only')
+      raise errors.UserError(f'model kind {self.kind!r}: teacher or question-only')
     if self.text_pooling not in ('mean', 'pooled'):
-      raise ValueError(f'text pooling {self.text_pooling!r}: mean or pooled')
+      raise errors.UserError(f'text pooling {self.text_pooling!r}: mean or pooled')
     if self.image_feature_stride not in (0, *MOBILENET_STRIDE_LAYERS):
-      raise ValueError(f'image feature stride {self.image_feature_stride}: '
+      raise errors.UserError(f'image feature stride {self.image_feature_stride}: '
                        f'one of {sorted(MOBILENET_STRIDE_LAYERS)} (0: auto)')
 
   def check_resolved(self):

@@ -14,6 +14,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import multimodal
 
@@ -37,10 +38,10 @@ class StudentConfig:
 
   def check(self):
     if self.text_layer not in TEXT_LAYERS:
-      raise ValueError(f'student text layer {self.text_layer!r}: one of '
+      raise errors.UserError(f'student text layer {self.text_layer!r}: one of '
                        f'{TEXT_LAYERS}')
     if not self.image_filters:
-      raise ValueError('the student needs at least one image convolution')
+      raise errors.UserError('the student needs at least one image convolution')
 
   @classmethod
   def from_dict(cls, values):

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 
 from trainer.contract import bundled
+from trainer.contract import errors
 
 DEFAULT_TEXT_ENCODER = bundled.BUNDLED_NAME
 CACHE_DIR_ENV = 'VQA_CACHE_DIR'
@@ -38,7 +39,7 @@ POOLER_MARKER = '.pooler.'
 _logger = logging.getLogger(__name__)
 
 
-class TextEncoderError(Exception):
+class TextEncoderError(errors.UserError):
   """The text encoder cannot be found, downloaded or converted."""
 
 

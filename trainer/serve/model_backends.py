@@ -16,6 +16,7 @@ import time
 import tensorflow as tf
 
 from trainer.contract import dataset_info
+from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.serve import export
 from trainer.models import model_io
@@ -85,7 +86,7 @@ def tflite_inputs(path, data_dir=None):
                         saved.max_question_tokens, saved.image_size,
                         os.path.join(model_dir, model_io.CONFIG_FILE))
   if not data_dir:
-    raise ValueError(f'{path}: a .tflite file outside a MODEL_DIR/tflite/ '
+    raise errors.UserError(f'{path}: a .tflite file outside a MODEL_DIR/tflite/ '
                      'folder has no answers or tokenizer beside it; give '
                      '--data (the `vqa preprocess` output it was trained on)')
   vocabulary, metadata = dataset_info.read_dataset_info(data_dir)
@@ -129,13 +130,13 @@ class TFLiteBackend:
 def load_backend(name, path, data_dir=None):
   """A backend for a MODEL_DIR (its export/) or a .tflite file."""
   if not tf.io.gfile.exists(path):
-    raise ValueError(f'--models {name}={path}: {path} does not exist')
+    raise errors.UserError(f'--models {name}={path}: {path} does not exist')
   if path.endswith('.tflite'):
     return TFLiteBackend(name, path, data_dir)
   try:
     return SavedModelBackend(name, path)
   except FileNotFoundError as e:
-    raise ValueError(f'--models {name}={path}: {e} (`vqa train`, `vqa '
+    raise errors.UserError(f'--models {name}={path}: {e} (`vqa train`, `vqa '
                      'distill` and `vqa prune` write MODEL_DIR/export)'
                      ) from e
 

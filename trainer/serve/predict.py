@@ -12,6 +12,7 @@ import os
 import tensorflow as tf
 import tensorflow_text  # pylint: disable=unused-import  (registers the tokenizer ops)
 
+from trainer.contract import errors
 from trainer.serve import export
 
 
@@ -28,13 +29,13 @@ class PredictConfig:
 
   def check(self):
     if bool(self.batch) == bool(self.image and self.question):
-      raise ValueError('give either --image and --question, or --batch')
+      raise errors.UserError('give either --image and --question, or --batch')
 
 
 def load_serving_function(model_dir):
   path = os.path.join(model_dir, export.EXPORT_DIR)
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: no exported model; train it first')
+    raise errors.MissingInput(f'{path}: no exported model; train it first')
   return tf.saved_model.load(path).signatures[export.SIGNATURE]
 
 
@@ -49,7 +50,7 @@ def read_requests(batch_path):
         item = json.loads(line)
         requests.append((item['image'], item['question']))
       except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise ValueError(f'{batch_path}:{number}: expected '
+        raise errors.UserError(f'{batch_path}:{number}: expected '
                          f'{{"image": path, "question": text}} ({e})') from e
   return requests
 

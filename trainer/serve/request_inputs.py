@@ -5,6 +5,7 @@ import dataclasses
 import io
 import threading
 
+from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.data import sample_questions
 
@@ -36,7 +37,7 @@ class UploadLimits:
       'help': 'largest image upload, in millions of pixels (default 25)'})
 
 
-class ImageRefused(ValueError):
+class ImageRefused(errors.UserError):
   """An upload that is not served: `status` is the HTTP status to answer."""
 
   def __init__(self, status, message):

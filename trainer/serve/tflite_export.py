@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.models import multimodal
@@ -40,7 +41,7 @@ MODEL_INPUTS = (input_pipeline.INPUT_IDS, input_pipeline.ATTENTION_MASK,
 DEFAULT_TRAINING_SPLIT = 'train2014'
 
 
-class ConversionError(Exception):
+class ConversionError(errors.UserError):
   """The model cannot be converted to TFLite as asked."""
 
 
@@ -51,7 +52,7 @@ def tflite_path(model_dir, quantize):
 
 def check_quantize(quantize):
   if quantize not in QUANTIZE_MODES:
-    raise ValueError(f'--quantize {quantize!r}: one of {QUANTIZE_MODES}')
+    raise errors.UserError(f'--quantize {quantize!r}: one of {QUANTIZE_MODES}')
 
 
 @contextlib.contextmanager
@@ -90,7 +91,7 @@ def representative_inputs(spec, split, examples, uses_image):
   missing split fails as a FileNotFoundError and not inside the converter.
   """
   if examples < 1:
-    raise ValueError(f'--representative-examples {examples}: int8 '
+    raise errors.UserError(f'--representative-examples {examples}: int8 '
                      'calibration needs at least one example')
   dataset = input_pipeline.make_dataset(
       spec, split, 1, training=False, deterministic=True, for_keras=False,
@@ -99,7 +100,7 @@ def representative_inputs(spec, split, examples, uses_image):
              input_pipeline.to_model_inputs(batch)[0].items()}
             for batch in dataset.take(examples)]
   if not inputs:
-    raise ValueError(f'{spec.data_dir}: split {split!r} has no examples to '
+    raise errors.UserError(f'{spec.data_dir}: split {split!r} has no examples to '
                      'calibrate int8 quantisation with')
   return inputs
 
@@ -188,7 +189,7 @@ def convert(loaded, spec, quantize, representative_examples=200,
 
 def _read_bytes(path):
   if not tf.io.gfile.exists(path):
-    raise FileNotFoundError(f'{path}: not found')
+    raise errors.MissingInput(f'{path}: not found')
   with tf.io.gfile.GFile(path, 'rb') as f:
     return f.read()
 
@@ -217,13 +218,13 @@ class TFLiteRunner:
       self._interpreter = tf.lite.Interpreter(model_content=bytes(model))
     signatures = self._interpreter.get_signature_list()
     if SIGNATURE not in signatures:
-      raise ValueError(f'{source}: no {SIGNATURE!r} signature (found '
+      raise errors.UserError(f'{source}: no {SIGNATURE!r} signature (found '
                        f'{sorted(signatures)}); convert it with '
                        '`vqa export-tflite`')
     names = signatures[SIGNATURE]['inputs']
     unknown = set(names) - set(MODEL_INPUTS)
     if unknown or signatures[SIGNATURE]['outputs'] != [OUTPUT]:
-      raise ValueError(f'{source}: inputs {names} and outputs '
+      raise errors.UserError(f'{source}: inputs {names} and outputs '
                        f'{signatures[SIGNATURE]["outputs"]}; expected inputs '
                        f'among {MODEL_INPUTS} and the output {OUTPUT!r}')
     self._runner = self._interpreter.get_signature_runner(SIGNATURE)

@@ -27,6 +27,7 @@ import dataclasses
 import importlib.resources
 import sys
 
+from trainer.contract import errors
 from trainer.serve import hosts
 from trainer.models import model_specs
 from trainer.serve import model_backends
@@ -219,7 +220,7 @@ def load(config):
 def serve(config):
   """Loads every model, then serves the page and the API until stopped."""
   if config.questions < 1:
-    raise ValueError('--questions must be >= 1')
+    raise errors.UserError('--questions must be >= 1')
   backends, store = load(config)
   import uvicorn  # pylint: disable=g-import-not-at-top
   warning = host_warning(config.host)
