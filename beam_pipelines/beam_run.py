@@ -1,8 +1,41 @@
 """How the pipeline runs on Beam: its options (locally, DirectRunner in
 memory unless told otherwise) and its counters once it has finished."""
+from apache_beam.options import pipeline_options as beam_options
 from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.pipeline_options import StandardOptions
+
+from trainer.contract import errors
+
+
+class _OptionParser(beam_options._BeamArgumentParser):  # pylint: disable=protected-access
+  """Beam's own parser of pipeline options, raising instead of exiting."""
+
+  def error(self, message):
+    raise errors.UserError(f'Beam pipeline option: {message}')
+
+
+def _option_parser():
+  """Every pipeline option Beam defines (runners' included), as Beam's
+  PipelineOptions.get_all_options collects them."""
+  parser = _OptionParser(allow_abbrev=False)
+  classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
+  for cls in classes.values():
+    cls._add_argparse_args(parser)  # pylint: disable=protected-access
+  return parser
+
+
+def refused_arguments(arguments):
+  """(the arguments no Beam pipeline option takes, Beam's flag names).
+
+  Beam itself only logs "Discarding unparseable args" and runs on; a typo
+  of a job flag must stop the job instead.
+  """
+  parser = _option_parser()
+  _, refused = parser.parse_known_args(arguments)
+  names = [name for action in parser._actions  # pylint: disable=protected-access
+           for name in action.option_strings]
+  return refused, names
 
 
 def pipeline_options(beam_args):
@@ -24,6 +57,11 @@ def pipeline_options(beam_args):
       direct.direct_running_mode = 'in_memory'
       direct.direct_num_workers = 1
   return options
+
+
+def runner_name(beam_args):
+  """The --runner the Beam arguments give ('' for the default)."""
+  return PipelineOptions(beam_args).view_as(StandardOptions).runner or ''
 
 
 def beam_counters(result):

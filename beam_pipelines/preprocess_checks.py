@@ -3,12 +3,8 @@ input files, and the output folder (refused if it holds an earlier run)."""
 from apache_beam.io.filesystems import FileSystems
 
 from beam_pipelines import layout
-from trainer.contract import errors
+from beam_pipelines.preprocess_config import ConfigError
 from trainer.contract import record_spec
-
-
-class ConfigError(errors.UserError):
-  """The command line or the inputs it names cannot work."""
 
 
 def _check_numbers(config):

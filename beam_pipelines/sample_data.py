@@ -3,8 +3,8 @@
 The question and annotation JSON files and the COCO-style image names match the
 official download, so the preprocessing pipeline runs on them unchanged:
 
-  vqa sample-data /tmp/vqa_sample --images-per-split 200
-  vqa sample-data /tmp/vqa_photos --kind photos
+  vqa sample-data --output /tmp/vqa_sample --images-per-split 200
+  vqa sample-data --output /tmp/vqa_photos --kind photos
 
 Two families: 'shapes' (the default; coloured circles, squares and triangles,
 beam_pipelines.sample_shapes) and 'photos' (grids of real photographs shipped
@@ -15,10 +15,12 @@ question. Output is byte-identical for the same config.
 import dataclasses
 import pathlib
 import re
+import sys
 
 from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from beam_pipelines import sample_vqa
+from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.contract import record_spec
 
@@ -57,8 +59,8 @@ class SampleDataConfig:
                                 'of scikit-image photographs'})
   # Where `vqa sample-data` writes; `generate` takes the folder itself.
   out_dir: str = dataclasses.field(default='', metadata={
-      'positional': True, 'required': True, 'metavar': 'OUT_DIR',
-      'help': 'local directory to write into'})
+      'flag': '--output', 'deprecated_positional': True, 'required': True,
+      'metavar': 'DIR', 'help': 'local folder to write into'})
 
   def __post_init__(self):
     _check_int('images_per_split', self.images_per_split, 1,
@@ -116,3 +118,7 @@ def generate(out_dir: str, config: SampleDataConfig) -> dict:
   return {split: sample_vqa.generate_split(out_dir, split, split_index,
                                            config, family)
           for split_index, split in enumerate(config.splits)}
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('sample-data', 'beam_pipelines.sample_data'))

@@ -7,7 +7,7 @@ documented defaults, on each sample-data family.
 For one family: `vqa sample-data`, `vqa preprocess`, then, with no
 accuracy-tuning flag (only `--image-weights none`, as on a machine without
 network access):
-  question-only   vqa train --model question-only
+  question-only   vqa train --architecture question-only
   teacher         vqa train
   student         vqa distill --teacher TEACHER
   student alone   vqa distill --alpha 1 (the same student without a teacher)
@@ -42,7 +42,7 @@ def vqa(*args):
 
 def prepare(config, work_dir):
   raw, records = os.path.join(work_dir, 'raw'), os.path.join(work_dir, 'rec')
-  vqa('sample-data', raw, '--kind', config.kind, '--images-per-split',
+  vqa('sample-data', '--output', raw, '--kind', config.kind, '--images-per-split',
       config.images, '--image-size', config.image_size)
   vqa('preprocess', '--data-dir', raw, '--output', records, '--image-size',
       config.image_size, '--top-answers', TOP_ANSWERS[config.kind])
@@ -55,7 +55,7 @@ def train_models(records, work_dir):
   common = ('--data', records, '--image-weights', 'none')
   models = {}
   models['question-only'] = (path('question_only'), vqa(
-      'train', *common, '--output', path('question_only'), '--model',
+      'train', *common, '--output', path('question_only'), '--architecture',
       'question-only'))
   models['teacher'] = (path('teacher'), vqa('train', *common, '--output',
                                              path('teacher')))

@@ -25,7 +25,7 @@ FINAL = 'final'  # 1 in the report made after the trainer returned
 class SweepOptions:
   """How to search and where to run; the trainer settings are in `base`."""
   output: str = dataclasses.field(default='', metadata={
-      'required': True, 'folder': True,
+      'required': True, 'folder': True, 'metavar': 'DIR',
       'help': "SWEEP_DIR (local or gs://): results, plot, best config, and "
               "Ray's experiment unless --storage-path"})
   name: str = dataclasses.field(default='', metadata={

@@ -260,7 +260,7 @@ def runnable_config(config):
   progress, as the commands do by default.
   """
   fields = dataclasses.asdict(dataclasses.replace(config, output='',
-                                                  export=True, verbose=1))
+                                                  export=True, verbose=-1))
   del fields['output']
   return fields
 

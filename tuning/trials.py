@@ -79,13 +79,20 @@ def _callbacks(output, params):
   return [reporting.TuneReportCallback(), hparams_callback(output, params)]
 
 
+def _trial_config(config, output):
+  """A trial's config: its own output, and no image-branch check. A trial is
+  a few epochs, often stopped early by ASHA: too short for the check to
+  judge, and its warning would be a false alarm. The model trained from
+  best_config.json gets the check."""
+  return dataclasses.replace(config, output=output, image_check_questions=0)
+
+
 def distill_trial(params, base=None, storage_path='', experiment='',
                   cpus=1.0):
   """Distils with the point `params` of spaces.distill_space."""
   configure_tensorflow(cpus)
   output = trial_output(storage_path, experiment)
-  config = dataclasses.replace(spaces.distill_config(base, params),
-                               output=output)
+  config = _trial_config(spaces.distill_config(base, params), output)
   summary = distill.distill(config, extra_callbacks=_callbacks(output,
                                                                params))
   reporting.report_final(summary)
@@ -96,7 +103,7 @@ def prune_trial(params, base=None, storage_path='', experiment='', cpus=1.0,
   """Prunes with the point `params` of spaces.prune_space."""
   configure_tensorflow(cpus)
   output = trial_output(storage_path, experiment)
-  config = dataclasses.replace(spaces.prune_config(base, params, total_steps),
-                               output=output)
+  config = _trial_config(spaces.prune_config(base, params, total_steps),
+                         output)
   summary = prune.prune(config, extra_callbacks=_callbacks(output, params))
   reporting.report_final(summary)

@@ -340,7 +340,7 @@ def test_config_rejects_bad_values():
 
 def test_main_writes_files_and_prints_a_summary(tmp_path, capsys):
   status = cli.main([
-      'sample-data', str(tmp_path), '--images-per-split', '3',
+      'sample-data', '--output', str(tmp_path), '--images-per-split', '3',
       '--image-size', '32', '--questions-per-image', '2', '--splits', 'train2014,val2014',
       '--seed', '7'])
   assert status == 0
@@ -354,14 +354,14 @@ def test_main_writes_files_and_prints_a_summary(tmp_path, capsys):
 
 
 def test_main_rejects_a_bad_argument(tmp_path, capsys):
-  assert cli.main(['sample-data', str(tmp_path), '--image-size', '16']) == 2
+  assert cli.main(['sample-data', '--output', str(tmp_path), '--image-size', '16']) == 2
   assert 'image_size' in capsys.readouterr().err
   assert not list(tmp_path.iterdir())
 
 
 def test_runs_as_a_module(tmp_path):
   result = subprocess.run(
-      [sys.executable, '-m', 'trainer.app.cli', 'sample-data', str(tmp_path),
+      [sys.executable, '-m', 'trainer.app.cli', 'sample-data', '--output', str(tmp_path),
        '--images-per-split', '2', '--image-size', '32', '--splits', 'val2014'],
       cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False)
   assert result.returncode == 0, result.stderr

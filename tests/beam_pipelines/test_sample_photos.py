@@ -213,7 +213,7 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
 
 def test_cli_kind_photos_output_preprocesses_with_12_answers(tmp_path, capsys):
   raw, records = tmp_path / 'raw', tmp_path / 'records'
-  assert cli.main(['sample-data', str(raw), '--kind', 'photos',
+  assert cli.main(['sample-data', '--output', str(raw), '--kind', 'photos',
                    '--images-per-split', '30', '--image-size', '32',
                    '--splits', 'train2014', '--seed', '2']) == 0
   assert capsys.readouterr().out.startswith('train2014: 30 images')
@@ -230,7 +230,7 @@ def test_cli_kind_photos_output_preprocesses_with_12_answers(tmp_path, capsys):
 
 
 def test_shapes_stay_the_default_kind(tmp_path):
-  assert cli.main(['sample-data', str(tmp_path), '--images-per-split', '2',
+  assert cli.main(['sample-data', '--output', str(tmp_path), '--images-per-split', '2',
                    '--image-size', '32', '--splits', 'val2014']) == 0
   questions, _ = sample_files.load_split(tmp_path, 'val2014')
   assert questions['info']['description'] == sample_shapes.DESCRIPTION
@@ -239,7 +239,7 @@ def test_shapes_stay_the_default_kind(tmp_path):
 def test_missing_scikit_image_is_explained(tmp_path, monkeypatch, capsys):
   monkeypatch.setitem(sys.modules, 'skimage', None)  # import now fails
   out_dir = tmp_path / 'out'
-  status = cli.main(['sample-data', str(out_dir), '--kind', 'photos'])
+  status = cli.main(['sample-data', '--output', str(out_dir), '--kind', 'photos'])
   assert status == 1
   assert 'scikit-image' in capsys.readouterr().err
   assert not out_dir.exists()
@@ -247,6 +247,6 @@ def test_missing_scikit_image_is_explained(tmp_path, monkeypatch, capsys):
 
 def test_an_unknown_kind_is_refused(tmp_path, capsys):
   with pytest.raises(SystemExit) as error:
-    cli.main(['sample-data', str(tmp_path), '--kind', 'faces'])
+    cli.main(['sample-data', '--output', str(tmp_path), '--kind', 'faces'])
   assert error.value.code == 2
   assert 'faces' in capsys.readouterr().err

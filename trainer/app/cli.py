@@ -9,6 +9,7 @@ flags given. A user error (trainer.contract.errors.UserError) prints
 any other exception is a bug and keeps its traceback.
 """
 import dataclasses
+import difflib
 import os
 import sys
 import traceback
@@ -18,6 +19,7 @@ from trainer.app import flags
 from trainer.app import presets
 from trainer.contract import errors
 
+DISTRIBUTION = 'vqa-compress'
 TUNE_HELP = 'Ray Tune sweeps over distillation and pruning settings'
 # Errors that mean the inputs or the flags are wrong, not the program.
 USER_ERRORS = (errors.UserError,)
@@ -25,8 +27,8 @@ TRACEBACK_VARIABLE = 'VQA_TRACEBACK'
 
 
 def usage():
-  lines = ['usage: vqa SUBCOMMAND [options]   (vqa SUBCOMMAND --help)', '',
-           'subcommands:']
+  lines = ['usage: vqa SUBCOMMAND [options]   (vqa SUBCOMMAND --help)',
+           '       vqa --version', '', 'subcommands:']
   entries = [(name, help_text) for name, (_, help_text)
              in commands.JOBS.items()] + [('tune', TUNE_HELP)]
   lines += [f'  {name:<15}{help_text}' for name, help_text in entries]
@@ -49,29 +51,28 @@ def reporting_errors(name, work, job_errors=None):
                 if isinstance(e, error))
 
 
-def _takes_preset_flag(config_class):
-  """False where the config has its own `preset` field (`vqa demo`)."""
-  return 'preset' not in {field.name
-                          for field in dataclasses.fields(config_class)}
+def _takes_preset_flag(name, config_class):
+  """Whether `vqa NAME` gets --preset: a preset gives it fields, and its
+  config has no `preset` field of its own (`vqa demo`)."""
+  own = 'preset' in {field.name for field in dataclasses.fields(config_class)}
+  return not own and presets.has_fields(name)
 
 
 def job_parser(name, job):
   """The parser of `vqa NAME`: its config's flags, --config, --preset."""
   parser = flags.build_parser(f'vqa {name}', job.config_class,
                               job.description, job.skip)
-  if _takes_preset_flag(job.config_class):
-    parser.add_argument('--preset', default='', choices=tuple(presets.PRESETS),
+  if _takes_preset_flag(name, job.config_class):
+    parser.add_argument('--preset', default='', type=str,
+                        choices=tuple(presets.PRESETS),
                         help='start from these sizes (trainer/app/presets.py)'
                         ', under --config and the flags')
   return parser
 
 
 def parse_job(name, job, argv):
-  """(parsed flags, Beam pipeline arguments or None)."""
-  parser = job_parser(name, job)
-  if job.beam_options:
-    return parser.parse_known_args(argv)
-  return parser.parse_args(argv), None
+  """(parsed flags, the arguments passed on to the job, e.g. Beam's)."""
+  return flags.parse_strict(job_parser(name, job), argv, job.pass_on)
 
 
 def job_config(name, argv):
@@ -82,8 +83,9 @@ def job_config(name, argv):
 
 
 def _resolve(name, job, args):
-  preset = (getattr(args, 'preset', '')
-            if _takes_preset_flag(job.config_class) else '')
+  preset = getattr(args, 'preset', '') or ''
+  if not _takes_preset_flag(name, job.config_class):
+    preset = ''
   base = presets.preset_fields(preset, name) if preset else None
   return flags.build_config(job.config_class, args, base)
 
@@ -91,11 +93,11 @@ def _resolve(name, job, args):
 def run_job(name, argv):
   """Runs `vqa NAME ARGV`; returns the exit status."""
   job = commands.JOBS[name][0]()
-  args, beam_args = parse_job(name, job, argv)
 
   def work():
+    args, passed_on = parse_job(name, job, argv)
     config = _resolve(name, job, args)
-    result = (job.run(config, beam_args) if job.beam_options
+    result = (job.run(config, passed_on) if job.pass_on
               else job.run(config))
     if job.record:
       flags.write_config(config, job.record(config))
@@ -106,14 +108,26 @@ def run_job(name, argv):
 def run_tune(argv):
   """Runs `vqa tune KIND ARGV`; returns the exit status."""
   from trainer.app import tune  # pylint: disable=g-import-not-at-top
-  args, trainer_flags = tune.build_parser().parse_known_args(argv)
+  parser = tune.build_parser()
+  args, trainer_flags = parser.parse_known_args(argv)
   trainer_job = commands.JOBS[args.kind][0]()
 
   def work():
-    options, base = tune.sweep_configs(args, trainer_flags, trainer_job)
+    options, base = tune.sweep_configs(args, trainer_flags, trainer_job,
+                                       tune.sweep_flag_names(parser, args.kind))
     outcome = tune.run_sweep(args.kind, options, base)
     return tune.print_summary(args.kind, outcome, base.data)
   return reporting_errors(f'tune {args.kind}', work)
+
+
+def version():
+  """The installed package's version ('unknown' when run from a tree that
+  was never installed)."""
+  from importlib import metadata  # pylint: disable=g-import-not-at-top
+  try:
+    return metadata.version(DISTRIBUTION)
+  except metadata.PackageNotFoundError:
+    return 'unknown'
 
 
 def main(argv=None):
@@ -121,11 +135,18 @@ def main(argv=None):
   if not argv or argv[0] in ('-h', '--help'):
     print(usage())
     return 0
+  if argv[0] == '--version':
+    print(f'vqa {version()}')
+    return 0
   name, rest = argv[0], argv[1:]
   if name == 'tune':
     return run_tune(rest)
   if name not in commands.JOBS:
-    print(f'vqa: unknown subcommand {name!r}\n\n{usage()}', file=sys.stderr)
+    known = list(commands.JOBS) + ['tune']
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f'; did you mean {close[0]}?' if close else ''
+    print(f'vqa: error: unknown subcommand {name!r}{hint} (vqa --help lists '
+          'them)', file=sys.stderr)
     return 2
   return run_job(name, rest)
 

@@ -16,14 +16,16 @@ class Job:
 
   Attributes:
     config_class: the job's config dataclass; its fields are the flags.
-    run: config -> result (with `beam_options`: (config, beam args)).
+    run: config -> result (with `pass_on`: (config, arguments passed on)).
     summarize: (result, config) -> exit status, after printing the summary.
     record: config -> the path of the resolved config written after a run,
       or None where the job records its config itself or writes nothing.
     errors: {exception class: exit status} reported as `vqa JOB: error:`,
       besides the user errors every job has.
     skip: config fields that get no flag.
-    beam_options: unknown flags are Apache Beam pipeline options.
+    pass_on: arguments the job's flags do not take -> (those refused, the
+      flag names it knows), for jobs that hand the rest to another parser
+      (preprocess: Apache Beam's pipeline options); None refuses them all.
     description: the --help text.
   """
   config_class: type
@@ -32,7 +34,7 @@ class Job:
   record: typing.Callable = None
   errors: dict = dataclasses.field(default_factory=dict)
   skip: tuple = ()
-  beam_options: bool = False
+  pass_on: typing.Callable = None
   description: str = None
 
 
@@ -65,7 +67,13 @@ def sample_data_job():
 def _run_preprocess(config, beam_args):
   """(metadata, counters, seconds); a failed input file read by a Beam
   worker becomes the ConfigError naming it."""
+  from beam_pipelines import beam_run  # pylint: disable=g-import-not-at-top
+  from beam_pipelines import cloud_checks  # pylint: disable=g-import-not-at-top
   from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
+  cloud_checks.check_dataflow_access(
+      beam_run.runner_name(beam_args),
+      [config.data_dir, config.output, *config.questions.values(),
+       *config.annotations.values(), *config.image_dirs.values()])
   logging.getLogger().setLevel(logging.WARNING)
   # Multi-processing workers forward their start-up chatter at WARNING.
   logging.getLogger('apache_beam.runners.portability.local_job_service'
@@ -97,14 +105,17 @@ def _print_preprocess(outcome, config):
   return 0
 
 
+def _refused_beam_arguments(arguments):
+  from beam_pipelines import beam_run  # pylint: disable=g-import-not-at-top
+  return beam_run.refused_arguments(arguments)
+
+
 def preprocess_job():
   # metadata.json records the config (`config`), so no other file is written.
-  from beam_pipelines import preprocess  # pylint: disable=g-import-not-at-top
-  from beam_pipelines import tokenization  # pylint: disable=g-import-not-at-top
-  return Job(preprocess.PreprocessConfig, run=_run_preprocess,
-             summarize=_print_preprocess,
-             errors={tokenization.TokenizerError: 2}, beam_options=True,
-             description=preprocess.__doc__)
+  from beam_pipelines import preprocess_config  # pylint: disable=g-import-not-at-top
+  return Job(preprocess_config.PreprocessConfig, run=_run_preprocess,
+             summarize=_print_preprocess, pass_on=_refused_beam_arguments,
+             description=preprocess_config.__doc__)
 
 
 # --- fitting: MODEL_DIR/config.json holds the resolved config ---------------
@@ -117,13 +128,15 @@ def _print_train(summary, config):
   return 0
 
 
-def train_job():
+def _train(config):
   from trainer.fit import train  # pylint: disable=g-import-not-at-top
-  from trainer.models import text_encoder  # pylint: disable=g-import-not-at-top
-  return Job(train.TrainConfig, run=train.train_and_evaluate,
-             summarize=_print_train,
-             errors={text_encoder.TextEncoderError: 2},
-             description=train.__doc__)
+  return train.train_and_evaluate(config)
+
+
+def train_job():
+  from trainer.fit import train_config  # pylint: disable=g-import-not-at-top
+  return Job(train_config.TrainConfig, run=_train, summarize=_print_train,
+             description=train_config.__doc__)
 
 
 def _print_distill(summary, config):
@@ -134,10 +147,15 @@ def _print_distill(summary, config):
   return 0
 
 
-def distill_job():
+def _distill(config):
   from trainer.fit import distill  # pylint: disable=g-import-not-at-top
-  return Job(distill.DistillConfig, run=distill.distill,
-             summarize=_print_distill, description=distill.__doc__)
+  return distill.distill(config)
+
+
+def distill_job():
+  from trainer.fit import distill_config  # pylint: disable=g-import-not-at-top
+  return Job(distill_config.DistillConfig, run=_distill,
+             summarize=_print_distill, description=distill_config.__doc__)
 
 
 def _print_prune(summary, config):
@@ -151,11 +169,17 @@ def _print_prune(summary, config):
   return 0
 
 
-def prune_job():
+def _prune(config):
   from trainer.fit import prune  # pylint: disable=g-import-not-at-top
+  return prune.prune(config)
+
+
+def prune_job():
+  from trainer.fit import prune_config  # pylint: disable=g-import-not-at-top
   # No early stopping: restoring an earlier epoch would undo pruning.
-  return Job(prune.PruneConfig, run=prune.prune, summarize=_print_prune,
-             skip=('early_stopping_patience',), description=prune.__doc__)
+  return Job(prune_config.PruneConfig, run=_prune, summarize=_print_prune,
+             skip=('early_stopping_patience',),
+             description=prune_config.__doc__)
 
 
 # --- measuring and serving --------------------------------------------------
@@ -168,13 +192,18 @@ def _print_evaluate(evaluation, config):
   return 0
 
 
-def evaluate_job():
+def _evaluate(config):
   from trainer.measure import evaluate  # pylint: disable=g-import-not-at-top
-  return Job(evaluate.EvaluateConfig, run=evaluate.run,
+  return evaluate.run(config)
+
+
+def evaluate_job():
+  from trainer.measure import evaluate_config  # pylint: disable=g-import-not-at-top
+  return Job(evaluate_config.EvaluateConfig, run=_evaluate,
              summarize=_print_evaluate,
              record=lambda config: _beside(config.metrics_path,
                                            'evaluate_config.json'),
-             description=evaluate.__doc__)
+             description=evaluate_config.__doc__)
 
 
 def _print_tflite(result, config):
@@ -183,17 +212,22 @@ def _print_tflite(result, config):
   return 0
 
 
-def export_tflite_job():
-  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+def _export_tflite(config):
   from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
-  return Job(
-      tflite_evaluation.ExportTFLiteConfig, run=tflite_evaluation.run,
-      summarize=_print_tflite,
-      record=lambda config: _beside(
-          tflite_export.tflite_path(config.model_dir, config.quantize),
-          f'model-{config.quantize}_export_tflite_config.json'),
-      errors={tflite_export.ConversionError: 2},
-      description=tflite_evaluation.__doc__)
+  return tflite_evaluation.run(config)
+
+
+def _export_tflite_record(config):
+  from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
+  return _beside(tflite_export.tflite_path(config.model_dir, config.quantize),
+                 f'model-{config.quantize}_export_tflite_config.json')
+
+
+def export_tflite_job():
+  from trainer.measure import export_tflite_config  # pylint: disable=g-import-not-at-top
+  return Job(export_tflite_config.ExportTFLiteConfig, run=_export_tflite,
+             summarize=_print_tflite, record=_export_tflite_record,
+             description=export_tflite_config.__doc__)
 
 
 def _print_predictions(results, config):
@@ -204,13 +238,16 @@ def _print_predictions(results, config):
   return 0
 
 
-def predict_job():
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+def _predict(config):
   from trainer.serve import predict  # pylint: disable=g-import-not-at-top
-  return Job(predict.PredictConfig, run=predict.run,
+  return predict.run(config)
+
+
+def predict_job():
+  from trainer.serve import predict_config  # pylint: disable=g-import-not-at-top
+  return Job(predict_config.PredictConfig, run=_predict,
              summarize=_print_predictions,
-             errors={tf.errors.NotFoundError: 2},
-             description=predict.__doc__)
+             description=predict_config.__doc__)
 
 
 def _print_report(report_data, config):
@@ -220,18 +257,28 @@ def _print_report(report_data, config):
   return 0
 
 
+def _report(config):
+  from trainer.measure import report  # pylint: disable=g-import-not-at-top
+  return report.make_report(config)
+
+
 def report_job():
   # REPORT_DIR/report.json records the config.
-  from trainer.measure import report  # pylint: disable=g-import-not-at-top
-  return Job(report.ReportConfig, run=report.make_report,
-             summarize=_print_report, description=report.__doc__)
+  from trainer.measure import report_config  # pylint: disable=g-import-not-at-top
+  return Job(report_config.ReportConfig, run=_report,
+             summarize=_print_report, description=report_config.__doc__)
+
+
+def _serve(config):
+  from trainer.serve import web  # pylint: disable=g-import-not-at-top
+  return web.serve(config)
 
 
 def serve_job():
-  from trainer.serve import web  # pylint: disable=g-import-not-at-top
-  return Job(web.ServeConfig, run=web.serve,
+  from trainer.serve import serve_config  # pylint: disable=g-import-not-at-top
+  return Job(serve_config.ServeConfig, run=_serve,
              summarize=lambda unused_result, unused_config: 0,
-             description=web.__doc__)
+             description=serve_config.__doc__)
 
 
 def demo_job():

@@ -14,9 +14,11 @@ where the report's one-page HTML version is.
 import dataclasses
 import os
 import shutil
+import sys
 import time
 
 from trainer.app import presets
+from trainer.contract import entry_point
 
 MARKER = '.vqa-demo'
 
@@ -24,7 +26,8 @@ MARKER = '.vqa-demo'
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
   """What is the demo's own; every job's config comes from the preset."""
-  output: str = 'demo_output'
+  output: str = dataclasses.field(default='demo_output', metadata={
+      'metavar': 'DIR', 'help': 'folder of every stage\'s outputs'})
   # The jobs' sizes (presets.py): 'demo' fits in minutes on a 2-core laptop.
   preset: str = dataclasses.field(default='demo', metadata={
       'choices': tuple(presets.PRESETS)})
@@ -302,3 +305,7 @@ def print_timings(timings, config):
   print()
   print(next_steps(demo_paths(config.output)))
   return 0
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('demo', 'trainer.app.demo'))

@@ -19,6 +19,9 @@ with `dataclasses.field(metadata={...})`, using only these keys:
   required    the job needs a value, from the command line or --config
   folder      True: a trailing '/' is dropped
   cli         False: no flag; only --config sets it
+  deprecated  old names of the flag, still accepted with a one-line note
+  deprecated_positional  True: the value may also come as the old positional
+              argument (with the same note)
 
 Every job also takes --config FILE: JSON of the config's fields, the shape of
 the resolved config a job writes. A config is the defaults, overridden by the
@@ -26,12 +29,51 @@ file, overridden by the flags given (`build_config`).
 """
 import argparse
 import dataclasses
+import difflib
 import json
 import os
+import sys
 
 from trainer.contract import errors
 
 CONFIG_FLAG = '--config'
+REQUIRED_GROUP = f'required (on the command line or in {CONFIG_FLAG} FILE)'
+
+
+class UnknownFlag(errors.UserError):
+  """A flag no parser of the job knows."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+  """Usage shows the flags a job needs without brackets, although argparse
+  does not enforce them: they may come from --config FILE instead."""
+
+  def _format_usage(self, usage, actions, groups, prefix):
+    needed = [action for action in actions
+              if getattr(action, 'needed', False) and not action.required]
+    for action in needed:
+      action.required = True
+    try:
+      return super()._format_usage(usage, actions, groups, prefix)
+    finally:
+      for action in needed:
+        action.required = False
+
+
+class DeprecatedName(argparse.Action):
+  """An old name of a flag: sets the same field, with a one-line note."""
+
+  def __init__(self, option_strings, dest, replacement='', field_dest='',
+               **kwargs):
+    super().__init__(option_strings, dest, **kwargs)
+    self.replacement = replacement
+    self.field_dest = field_dest or dest
+
+  def __call__(self, parser, namespace, values, option_string=None):
+    old = option_string or f'the positional {self.metavar}'
+    print(f'{parser.prog}: note: {old} is deprecated; use '
+          f'{self.replacement}', file=sys.stderr)
+    setattr(namespace, self.field_dest, values)
 
 
 def walk(cls, prefix=()):
@@ -103,25 +145,50 @@ def _argument_options(flag, field, default):
   return options
 
 
+def _add_deprecated_names(parser, flag, dest, field, options):
+  """The field's old flag names (and old positional), hidden from --help."""
+  kept = {key: value for key, value in options.items()
+          if key in ('type', 'choices', 'metavar', 'nargs')}
+  for old in field.metadata.get('deprecated', ()):
+    parser.add_argument(old, dest=dest, action=DeprecatedName,
+                        replacement=flag, default=argparse.SUPPRESS,
+                        help=argparse.SUPPRESS, **kept)
+  if field.metadata.get('deprecated_positional'):
+    kept.pop('nargs', None)
+    kept.setdefault('metavar', dest.upper())
+    parser.add_argument(f'{dest}_positional', nargs='?', action=DeprecatedName,
+                        replacement=flag, field_dest=dest,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS,
+                        **kept)
+
+
 def add_config_flags(parser, cls, skip=(), config_flag=True):
   """Adds a flag per field of `cls` (except the names in `skip`), and
   --config FILE unless `config_flag` is False."""
+  required_group = None
   for path, field, default in walk(cls):
     if field.metadata.get('cli', True) is False or path[-1] in skip:
       continue
     dest, flag = '.'.join(path), flag_name(path, field)
     help_text = _help(field, default)
     options = _argument_options(flag, field, default)
+    target = parser
+    if field.metadata.get('required'):
+      required_group = required_group or parser.add_argument_group(
+          REQUIRED_GROUP)
+      target = required_group
     if field.metadata.get('positional'):
-      parser.add_argument(dest, nargs='?', default=argparse.SUPPRESS,
-                          help=help_text, **{
-                              key: value for key, value in options.items()
-                              if key != 'nargs'})
+      action = target.add_argument(
+          dest, nargs='?', default=argparse.SUPPRESS, help=help_text,
+          **{key: value for key, value in options.items() if key != 'nargs'})
     elif _value_type(field, default) is bool or default is None:
-      _bool_arguments(parser, flag, dest, field, default, help_text)
+      _bool_arguments(target, flag, dest, field, default, help_text)
+      continue
     else:
-      parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
-                          help=help_text, **options)
+      action = target.add_argument(flag, dest=dest, default=argparse.SUPPRESS,
+                                   help=help_text, **options)
+    action.needed = bool(field.metadata.get('required'))
+    _add_deprecated_names(parser, flag, dest, field, options)
   if not config_flag:
     return
   parser.add_argument(CONFIG_FLAG, default='', metavar='FILE',
@@ -232,16 +299,19 @@ def given_fields(cls, namespace):
 
 
 def _check_required(config, cls):
-  """Returns `config`; ValueError naming a required field left empty."""
+  """Returns `config`; a UserError naming every required field left empty."""
+  missing = []
   for path, field, _ in walk(cls):
     value = config
     for key in path:
       value = getattr(value, key)
     if field.metadata.get('required') and not value:
-      name = (path[-1].upper() if field.metadata.get('positional')
-              else flag_name(path, field))
-      raise errors.UserError(f'{name} is required (on the command line or in '
-                       f'{CONFIG_FLAG})')
+      missing.append(path[-1].upper() if field.metadata.get('positional')
+                     else flag_name(path, field))
+  if missing:
+    raise errors.UserError(
+        f'missing {", ".join(missing)} (required, on the command line or in '
+        f'{CONFIG_FLAG} FILE)')
   return config
 
 
@@ -273,6 +343,40 @@ def build_parser(prog, cls, description=None, skip=()):
   """An argparse parser for a job whose config is `cls`."""
   parser = argparse.ArgumentParser(
       prog=prog, description=description, allow_abbrev=False,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=HelpFormatter)
   add_config_flags(parser, cls, skip)
   return parser
+
+
+def option_names(parser):
+  """Every flag the parser shows in --help (deprecated names left out)."""
+  return [name for action in parser._actions  # pylint: disable=protected-access
+          if action.help != argparse.SUPPRESS
+          for name in action.option_strings]
+
+
+def unknown_flag(argument, known):
+  """The UnknownFlag for `argument`, naming the closest of `known` flags."""
+  name = argument.split('=', 1)[0]
+  if not name.startswith('-'):
+    return UnknownFlag(f'unexpected argument {argument!r}')
+  close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+  hint = f'; did you mean {close[0]}?' if close else ''
+  return UnknownFlag(f'unknown flag {name}{hint}')
+
+
+def parse_strict(parser, argv, pass_on=None, also_known=()):
+  """(namespace, arguments passed on): every argument is the parser's, or
+  one that `pass_on(arguments) -> (refused, flag names)` accepts (Beam's
+  pipeline options); otherwise UnknownFlag naming the first stray one and the
+  closest flag among the parser's, `pass_on`'s and `also_known`."""
+  args, unknown = parser.parse_known_args(argv)
+  if not unknown:
+    return args, []
+  refused, other_names = pass_on(unknown) if pass_on else (unknown, ())
+  if refused:
+    stray = next((item for item in refused if item.startswith('-')),
+                 refused[0])
+    raise unknown_flag(stray, option_names(parser) + list(other_names) +
+                       list(also_known))
+  return args, unknown

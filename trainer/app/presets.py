@@ -74,6 +74,12 @@ def preset_fields(name, job):
   return PRESETS[name].get(job, {})
 
 
+def has_fields(job):
+  """Whether some preset gives `job` fields (only then does it take
+  --preset)."""
+  return any(job in jobs for jobs in PRESETS.values())
+
+
 def job_config(name, job, config_class, **fields):
   """config_class from preset `name`'s fields for `job`, then `fields`.
 

@@ -59,11 +59,20 @@ def build_parser():
   return parser
 
 
-def trainer_config(kind, trainer_job, sweep_output, trainer_flags):
+def sweep_flag_names(parser, kind):
+  """The flags `vqa tune KIND` takes itself (to suggest on a typo)."""
+  kinds = next(action for action in parser._actions  # pylint: disable=protected-access
+               if isinstance(action, argparse._SubParsersAction))  # pylint: disable=protected-access
+  return flags.option_names(kinds.choices[kind])
+
+
+def trainer_config(kind, trainer_job, sweep_output, trainer_flags,
+                   sweep_flags=()):
   """The trainer's base config, from the flags of its own command.
 
   The sweep's --output is SWEEP_DIR; each trial gets its own output, so the
-  trainer's config holds a placeholder.
+  trainer's config holds a placeholder. A flag neither command takes is
+  refused, naming the closest flag of either (`sweep_flags`, the sweep's).
   """
   if any(flag == '--epochs' or flag.startswith('--epochs=')
          for flag in trainer_flags):
@@ -75,15 +84,17 @@ def trainer_config(kind, trainer_job, sweep_output, trainer_flags):
       trainer_job.config_class, skip=trainer_job.skip)
   argv = list(trainer_flags) + ['--output',
                                 os.path.join(sweep_output, 'unused')]
-  return flags.build_config(trainer_job.config_class, parser.parse_args(argv))
+  args, _ = flags.parse_strict(parser, argv, also_known=sweep_flags)
+  return flags.build_config(trainer_job.config_class, args)
 
 
-def sweep_configs(args, trainer_flags, trainer_job):
+def sweep_configs(args, trainer_flags, trainer_job, sweep_flags=()):
   """(SweepOptions, base trainer config) of a parsed `vqa tune` command."""
   from tuning import options  # pylint: disable=g-import-not-at-top
   sweep_options = flags.build_config(options.SweepOptions, args)
   return sweep_options, trainer_config(args.kind, trainer_job,
-                                       sweep_options.output, trainer_flags)
+                                       sweep_options.output, trainer_flags,
+                                       sweep_flags)
 
 
 def run_sweep(kind, sweep_options, base):

@@ -1,7 +1,8 @@
 """The TFRecord contract: one tf.train.Example per question.
 
 Defined once here and imported by the Beam pipeline (writer), the tf.data input
-(parser) and the serving signature. See the table in README.md. TensorFlow is
+(parser) and the serving signature; docs/data.md shows it (a table generated
+from FEATURES). TensorFlow is
 imported inside the functions that need it, so that importing this module is
 cheap and has no side effects.
 """
@@ -57,7 +58,9 @@ FEATURES = (
     Feature(ANSWER_LABEL, 'int64', '1',
             'index in answers.json; -1 when unlabelled or outside the vocabulary'),
     Feature(ANSWER_SCORES, 'float32', 'K',
-            'soft VQA target per vocabulary answer'),
+            'soft VQA target per vocabulary answer: the official accuracy it '
+            'would score, the mean over the 10 leave-one-out subsets of the '
+            'human answers of min(1, matches / 3)'),
     Feature(ANSWER_HUMAN, 'string', '10',
             'the ten normalised human answers (empty when unlabelled)'),
 )

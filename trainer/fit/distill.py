@@ -1,32 +1,11 @@
-"""`vqa distill`: knowledge distillation of a trained teacher into a student.
-
-  vqa distill --teacher MODEL_DIR --data OUT --output STUDENT_DIR
-      [--alpha 0.5] [--temperature 2] [--epochs 10]
-      [--teacher-logits precompute|on-the-fly] [--unlabelled-splits test2015]
-
-loss = alpha * student_loss + (1 - alpha) * T^2 * KL(softmax(teacher / T) ||
-softmax(student / T)): alpha weighs the loss against the VQA targets (the
-same `--loss` as `vqa train`), 1 - alpha the teacher's softened answers.
-`--alpha 1` trains the same student without a teacher (the baseline that
-shows what distillation adds).
-
-`--unlabelled-splits` adds preprocessed splits without annotations (e.g.
-test2015) to the training questions: they have no VQA targets, so the student
-learns them from the teacher's answers alone - what a teacher offers that
-labels cannot. Without a teacher (alpha 1) they are not used.
-
-By default the teacher's logits are computed once per training question and
-kept in a TFRecord side file (STUDENT_DIR/teacher_logits/, or
---teacher-logits-dir to share it between runs, e.g. a sweep); the teacher runs
-with training=False either way, so both modes train the same student.
-The student is saved, evaluated, exported and served like the teacher.
-"""
-import dataclasses
+"""The `vqa distill` job (its config: distill_config.py)."""
 import os
+import sys
 import time
 
 import tensorflow as tf
 
+from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.contract import record_spec
 from trainer.fit import defaults
@@ -40,58 +19,8 @@ from trainer.fit import distillation
 from trainer.fit import fit_setup
 from trainer.fit import outputs
 from trainer.fit import teacher_logits
-from trainer.fit.fit_config import FitConfig
-
-TEACHER_LOGITS_MODES = ('precompute', 'on-the-fly')
-
-
-@dataclasses.dataclass(frozen=True)
-class DistillConfig(FitConfig):
-  """A distillation job; written to STUDENT_DIR/config.json."""
-  teacher: str = dataclasses.field(default='', metadata={
-      'help': 'teacher MODEL_DIR (not needed with --alpha 1)'})
-  student: student_lib.StudentConfig = student_lib.StudentConfig()
-  # alpha 0.5 at T=2 made better students than 0.1 at T=4 on both sample
-  # families (benchmarks/RESULTS.md).
-  alpha: float = dataclasses.field(default=0.5, metadata={
-      'help': 'weight of the loss on the VQA targets'})
-  temperature: float = 2.0
-  teacher_logits: str = dataclasses.field(default='precompute', metadata={
-      'choices': TEACHER_LOGITS_MODES})
-  teacher_logits_dir: str = ''  # '' = STUDENT_DIR/teacher_logits
-  unlabelled_splits: tuple = dataclasses.field(default=(), metadata={
-      'type': record_spec.split_list, 'metavar': 'SPLITS',
-      'help': 'comma-separated preprocessed splits without annotations '
-              "(e.g. test2015), learnt from the teacher's answers alone"})
-  batch_size: int = 64  # per replica
-
-  @property
-  def model(self):
-    return self.student
-
-  @property
-  def uses_teacher(self):
-    return self.alpha < 1
-
-  @property
-  def training_splits(self):
-    """The train split, plus the unlabelled ones when there is a teacher."""
-    if not self.uses_teacher:
-      return (self.train_split,)
-    return (self.train_split,) + tuple(self.unlabelled_splits)
-
-  def check(self):
-    self.student.check()
-    if not 0 <= self.alpha <= 1:
-      raise errors.UserError(f'--alpha {self.alpha}: must be in [0, 1]')
-    if self.temperature <= 0:
-      raise errors.UserError(f'--temperature {self.temperature}: must be > 0')
-    if self.teacher_logits not in TEACHER_LOGITS_MODES:
-      raise errors.UserError(f'--teacher-logits {self.teacher_logits!r}: one of '
-                       f'{TEACHER_LOGITS_MODES}')
-    if self.uses_teacher and not self.teacher:
-      raise errors.UserError('--teacher is required unless --alpha is 1')
-    self.check_fit()
+# The job's config, here too for callers of the job.
+from trainer.fit.distill_config import DistillConfig  # pylint: disable=unused-import
 
 
 # --- the job ----------------------------------------------------------------
@@ -179,7 +108,7 @@ def distill(config, strategy=None, extra_callbacks=()):
       validation_steps=config.validation_steps or None,
       callbacks=(callbacks.training_callbacks(config, output, chief) +
                  list(extra_callbacks)),
-      verbose=config.verbose)
+      verbose=fit_setup.keras_verbose(config))
   seconds = time.monotonic() - start
   val_metrics = distiller.evaluate(val_data,
                                    steps=config.validation_steps or None,
@@ -193,3 +122,7 @@ def distill(config, strategy=None, extra_callbacks=()):
   return outputs.save_outputs(student, config, spec, output, chief, summary,
                               model_config=config.student,
                               extra={'choices': summary['choices']})
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('distill', 'trainer.fit.distill'))

@@ -5,8 +5,8 @@ import os
 import tensorflow as tf
 
 from trainer.contract import errors
+from trainer.fit.fit_config import STRATEGIES
 
-STRATEGIES = ('auto', 'mirrored', 'multiworker', 'one')
 
 
 def make_strategy(name, devices=None):

@@ -1,11 +1,16 @@
-"""FitConfig: the fields every fitting job (train, distill, prune) shares."""
+"""FitConfig: the fields every fitting job (train, distill, prune) shares.
+
+No TensorFlow here: the jobs' --help reads these configs.
+"""
 import dataclasses
 
 from trainer.contract import errors
-from trainer.data import targets
-from trainer.fit import distribution
 
 LEARNING_RATE_SCHEDULES = ('constant', 'cosine')
+# The keys of trainer.data.targets.LOSSES (a test keeps them equal).
+LOSSES = ('soft', 'softmax')
+# trainer.fit.distribution.make_strategy's names.
+STRATEGIES = ('auto', 'mirrored', 'multiworker', 'one')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,7 +20,8 @@ class FitConfig:
   data: str = dataclasses.field(default='', metadata={
       'required': True, 'folder': True, 'help': '`vqa preprocess` output'})
   output: str = dataclasses.field(default='', metadata={
-      'required': True, 'folder': True, 'help': 'the MODEL_DIR written'})
+      'required': True, 'folder': True, 'metavar': 'DIR',
+      'help': 'the MODEL_DIR written'})
   train_split: str = 'train2014'
   val_split: str = 'val2014'
   epochs: int = 10
@@ -27,9 +33,9 @@ class FitConfig:
   learning_rate_schedule: str = dataclasses.field(default='cosine', metadata={
       'choices': LEARNING_RATE_SCHEDULES})  # cosine decays to 0
   loss: str = dataclasses.field(default='soft', metadata={
-      'choices': tuple(sorted(targets.LOSSES))})  # soft scores or the label
+      'choices': LOSSES})  # soft scores or the label
   strategy: str = dataclasses.field(default='auto', metadata={
-      'choices': distribution.STRATEGIES})
+      'choices': STRATEGIES})
   early_stopping_patience: int = 3
   steps_per_epoch: int = dataclasses.field(default=0, metadata={
       'help': '0: one pass over the training split'})
@@ -39,8 +45,10 @@ class FitConfig:
   deterministic: bool = False
   # Write MODEL_DIR/export (the serving SavedModel); the commands always do.
   export: bool = dataclasses.field(default=True, metadata={'cli': False})
-  verbose: int = dataclasses.field(default=1, metadata={
-      'help': 'Keras progress: 1 = bar, 2 = a line per epoch'})
+  # A progress bar written into a log file is hundreds of \r updates.
+  verbose: int = dataclasses.field(default=-1, metadata={
+      'help': 'Keras progress: 1 a bar, 2 a line per epoch, 0 nothing, -1 a '
+              'bar on a terminal and a line per epoch otherwise'})
   # Validation questions scored by the image-branch check after fitting
   # (image_check.py); 0 skips it.
   image_check_questions: int = dataclasses.field(default=8192, metadata={
@@ -51,8 +59,8 @@ class FitConfig:
       raise errors.UserError(f'--learning-rate-schedule '
                        f'{self.learning_rate_schedule!r}: one of '
                        f'{LEARNING_RATE_SCHEDULES}')
-    if self.loss not in targets.LOSSES:
-      raise errors.UserError(f'--loss {self.loss!r}: one of {sorted(targets.LOSSES)}')
+    if self.loss not in LOSSES:
+      raise errors.UserError(f'--loss {self.loss!r}: one of {LOSSES}')
     for name in ('epochs', 'batch_size'):
       if getattr(self, name) < 1:
         raise errors.UserError(f'--{name.replace("_", "-")} must be >= 1')

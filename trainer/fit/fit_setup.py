@@ -1,5 +1,6 @@
 """Before Keras fits: seeds, steps per epoch, learning rate, compiled model."""
 import math
+import sys
 
 import tensorflow as tf
 
@@ -38,3 +39,12 @@ def compile_model(model, config, total_steps):
       optimizer=keras.optimizers.Adam(learning_rate(config, total_steps)),
       loss=targets.LOSSES[config.loss],
       metrics=[targets.vqa_accuracy, targets.top1_accuracy])
+
+
+def keras_verbose(config, stream=None):
+  """Keras's `verbose` for --verbose: -1 picks a progress bar on a terminal
+  and a line per epoch otherwise (a log file, CI)."""
+  if config.verbose >= 0:
+    return config.verbose
+  stream = stream or sys.stdout
+  return 1 if stream.isatty() else 2

@@ -1,18 +1,11 @@
-"""`vqa train`: the teacher (or the question-only baseline) on the TFRecords.
-
-  vqa train --data OUT --output MODEL_DIR [--epochs 10] [--batch-size 32]
-      [--strategy auto|mirrored|multiworker|one] [--cache-frozen-features]
-
-The same command runs on one CPU, one GPU, all GPUs of a machine
-(MirroredStrategy) and several machines (MultiWorkerMirroredStrategy from
-TF_CONFIG). Running it again with the same --output resumes an interrupted run
-at the epoch where it stopped.
-"""
+"""The `vqa train` job (its config: train_config.py)."""
 import dataclasses
+import sys
 import time
 
 import tensorflow as tf
 
+from trainer.contract import entry_point
 from trainer.fit import feature_cache
 from trainer.data import input_pipeline
 from trainer.fit import callbacks
@@ -20,28 +13,12 @@ from trainer.fit import defaults
 from trainer.fit import distribution
 from trainer.fit import fit_setup
 from trainer.fit import outputs
-from trainer.fit.fit_config import FitConfig
+# The job's config, here too for callers of the job.
+from trainer.fit.train_config import TrainConfig  # pylint: disable=unused-import
 from trainer.models import model_io
 from trainer.models import multimodal
 
 keras = tf.keras
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig(FitConfig):
-  """A training job; written to MODEL_DIR/config.json with the data facts."""
-  model: multimodal.ModelConfig = multimodal.ModelConfig()
-  mixed_precision: bool = False
-  cache_frozen_features: bool = dataclasses.field(default=None, metadata={
-      'help': 'compute frozen encoders once, train the rest (default: '
-              'whenever an encoder is frozen)'})
-  cache_dir: str = dataclasses.field(default='', metadata={
-      'help': 'where converted text encoders are kept (default '
-              '$VQA_CACHE_DIR or ~/.cache/vqa)'})
-
-  def check(self):
-    self.model.check()
-    self.check_fit()
 
 
 def _cache_choices(config):
@@ -131,7 +108,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
       validation_data=val, validation_steps=config.validation_steps or None,
       callbacks=(callbacks.training_callbacks(config, output, chief) +
                  list(extra_callbacks)),
-      verbose=config.verbose)
+      verbose=fit_setup.keras_verbose(config))
   seconds = time.monotonic() - start
   val_metrics = fitted.evaluate(val, steps=config.validation_steps or None,
                                 return_dict=True, verbose=0)
@@ -143,3 +120,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
                                       global_batch, chief)
   return outputs.save_outputs(model, config, spec, output, chief, summary,
                               extra={'choices': summary['choices']})
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('train', 'trainer.fit.train'))

@@ -1,45 +1,11 @@
-"""`vqa evaluate`: the official VQA accuracy of a trained model on a split.
-
-  vqa evaluate --model MODEL_DIR --data OUT --split val2014
-      [--results results.json] [--question-only-model Q_DIR]
-      [--questions QUESTIONS.json] [--annotations ANNOTATIONS.json]
-
-Reports, for the model and the baselines (majority answer; the question-only
-model when given): VQA accuracy overall and per answer type, top-1 label
-accuracy, the number of questions and examples/s. VQA accuracy is given on
-three populations, so that the answer-vocabulary filter fools nobody:
-  kept      questions whose most common answer is in the vocabulary;
-  written   every question written for the split (the official rule: a
-            question whose answers are all outside the vocabulary scores 0);
-  all       every annotated question of the split's input files: the figure
-            the official evaluator gives the results file.
-Every question of the questions file gets an answer, including those that
-preprocessing rejected (missing or broken image), filtered or saw twice: the
-model's, the model's without the image (a grey one) when only the image is
-missing, else the training split's most common answer; the counts are
-printed and written to the metrics JSON.
-
-"shuffled" is the image-branch check (trainer/measure/image_check.py): the model's
-VQA accuracy on the written questions when the images are moved among the
-questions of each batch. Close to the real figure, the model ignores the image.
-
-`--results` writes those answers in the official results format
-[{"question_id": int, "answer": str}], one per question id, after checking
-them as the official evaluator's VQA.loadRes does. On an unlabelled split
-(test2015; test-dev2015 with --questions) it writes a complete submission
-file and reports no accuracy:
-
-  vqa evaluate --model MODEL_DIR --data OUT --split test2015 \
-      --questions v2_OpenEnded_mscoco_test-dev2015_questions.json \
-      --results vqa_test-dev2015_NAME_results.json
-"""
-import dataclasses
-import os
+"""The `vqa evaluate` job (its config: evaluate_config.py)."""
+import sys
 import time
 
 import numpy as np
 import tensorflow as tf
 
+from trainer.contract import entry_point
 from trainer.measure import complete_answers
 from trainer.measure import image_check
 from trainer.data import input_pipeline
@@ -47,35 +13,10 @@ from trainer.models import model_io
 from trainer.measure import results_file
 from trainer.measure import split_questions as split_questions_lib
 from trainer.contract import vqa_metric
+# The job's config, here too for callers of the job.
+from trainer.measure.evaluate_config import EvaluateConfig  # pylint: disable=unused-import
 
 ANSWER_TYPES = ('yes/no', 'number', 'other')
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluateConfig:
-  """A `vqa evaluate` job."""
-  model: str = dataclasses.field(default='', metadata={
-      'required': True, 'help': 'the trained MODEL_DIR'})
-  data: str = dataclasses.field(default='', metadata={
-      'required': True, 'help': '`vqa preprocess` output'})
-  split: str = 'val2014'
-  results: str = dataclasses.field(default='', metadata={
-      'help': 'write an answer to every question of the questions file, in '
-              'the official results format'})
-  questions: str = dataclasses.field(default='', metadata={
-      'help': 'questions file to answer (default: the one the split was '
-              "preprocessed from), e.g. test-dev2015's with --split test2015"})
-  annotations: str = dataclasses.field(default='', metadata={
-      'help': 'annotations file to score against (default: the one the '
-              'split was preprocessed from)'})
-  question_only_model: str = ''
-  batch_size: int = 64
-  output: str = dataclasses.field(default='', metadata={
-      'help': 'metrics JSON (default MODEL/eval-SPLIT.json)'})
-
-  @property
-  def metrics_path(self):
-    return self.output or os.path.join(self.model, f'eval-{self.split}.json')
 
 
 def collect_predictions(logits_of, spec, split, batch_size, uses_image=True):
@@ -353,3 +294,7 @@ def run(config):
                         config.annotations)
   model_io.write_json(evaluation, config.metrics_path)
   return evaluation
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('evaluate', 'trainer.measure.evaluate'))

@@ -3,7 +3,7 @@ them: from the input files, not from the records.
 
 Preprocessing writes only the questions it can use; a results file must answer
 every question id of the questions file. metadata.json names the files each
-split was read from (`inputs`); `--questions`/`--annotations` choose others,
+split was read from (`inputs`); `--questions-file`/`--annotations-file` choose others,
 such as the test-dev2015 subset of test2015.
 """
 import dataclasses
@@ -61,7 +61,7 @@ def input_files(spec, split, questions='', annotations=''):
 def _load_list(path, key):
   if not tf.io.gfile.exists(path):
     raise errors.MissingInput(f'{path}: not found (give its path with '
-                            f'--{key} FILE)')
+                            f'--{key}-file FILE)')
   with tf.io.gfile.GFile(path) as f:
     try:
       data = json.load(f)

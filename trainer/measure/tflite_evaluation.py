@@ -1,39 +1,15 @@
-"""`vqa export-tflite`: a model converted to TFLite, measured with the
-interpreter.
-
-  vqa export-tflite --model MODEL_DIR --data OUT [--quantize int8]
-      [--split val2014] [--representative-examples 200]
-
-Writes MODEL_DIR/tflite/model-{quantize}.tflite (trainer/serve/tflite_export.py
-converts it) and, next to it, model-{quantize}.json: its raw and gzip sizes,
-the size of the Keras weights and the official VQA accuracy on --split
-measured with the TFLite interpreter. --quantize none | dynamic | int8: see
-trainer/serve/tflite_export.py.
-"""
-import dataclasses
+"""The `vqa export-tflite` job (its config: export_tflite_config.py)."""
 import os
+import sys
 
+from trainer.contract import entry_point
 from trainer.data import input_pipeline
 from trainer.measure import evaluate
 from trainer.measure import sizes
 from trainer.models import model_io
 from trainer.serve import tflite_export
-
-
-@dataclasses.dataclass(frozen=True)
-class ExportTFLiteConfig:
-  """A `vqa export-tflite` job."""
-  model_dir: str = dataclasses.field(default='', metadata={
-      'flag': '--model',
-      'required': True, 'help': 'MODEL_DIR'})
-  data: str = dataclasses.field(default='', metadata={
-      'required': True, 'help': 'the `vqa preprocess` output'})
-  quantize: str = dataclasses.field(default='int8', metadata={
-      'choices': tflite_export.QUANTIZE_MODES})
-  split: str = dataclasses.field(default='val2014', metadata={
-      'help': 'split to measure VQA accuracy on'})
-  representative_examples: int = dataclasses.field(default=200, metadata={
-      'help': 'int8 calibration questions (training split)'})
+# The job's config, here too for callers of the job.
+from trainer.measure.export_tflite_config import ExportTFLiteConfig  # pylint: disable=unused-import
 
 
 def _report_path(path):
@@ -122,3 +98,7 @@ def run(config):
   """export_tflite as `config` says; returns its result."""
   return export_tflite(config.model_dir, config.data, config.quantize,
                        config.split, config.representative_examples)
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('export-tflite', 'trainer.measure.tflite_evaluation'))

@@ -1,7 +1,13 @@
-"""`--models NAME=PATH ...`: the models `vqa report` and `vqa serve` take."""
-import tensorflow as tf
+"""`--models NAME=PATH ...`: the models `vqa report` and `vqa serve` take.
 
+TensorFlow (for gs:// paths) is imported only to check that paths exist.
+"""
 from trainer.contract import errors
+
+
+def _exists(path):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  return tf.io.gfile.exists(path)
 
 
 def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file',
@@ -20,7 +26,7 @@ def parse_model_specs(entries, expected='a MODEL_DIR or a .tflite file',
       raise errors.UserError(f'--models {entry!r}: expected NAME=PATH ({expected})')
     if name in dict(specs):
       raise errors.UserError(f'--models: the name {name!r} is given twice')
-    if must_exist and not tf.io.gfile.exists(path):
+    if must_exist and not _exists(path):
       raise errors.UserError(f'--models {name}={path}: {path} does not exist')
     specs.append((name, path))
   if not specs:

@@ -10,49 +10,14 @@ answers), so it evaluates, exports and serves exactly like the teacher:
 Every op converts to TFLite builtins, including full-integer quantisation
 (the convolutional text encoder; the LSTM needs TFLite's Select TF ops).
 """
-import dataclasses
 
 import tensorflow as tf
 
-from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import multimodal
+from trainer.models.model_config import StudentConfig  # pylint: disable=unused-import
 
 keras = tf.keras
-
-TEXT_LAYERS = ('cnn', 'lstm')
-
-
-@dataclasses.dataclass(frozen=True)
-class StudentConfig:
-  """Student sizes; the defaults have ~10x fewer parameters than the teacher."""
-  text_layer: str = dataclasses.field(default='cnn', metadata={
-      'choices': TEXT_LAYERS})  # 1-D convolutions or a BiLSTM
-  embedding_dim: int = 64
-  text_width: int = 128
-  text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
-  image_filters: tuple = (32, 64, 128)
-  fusion_width: int = 128
-  hidden_width: int = 128
-  dropout: float = 0.2
-
-  def check(self):
-    if self.text_layer not in TEXT_LAYERS:
-      raise errors.UserError(f'student text layer {self.text_layer!r}: one of '
-                       f'{TEXT_LAYERS}')
-    if not self.image_filters:
-      raise errors.UserError('the student needs at least one image convolution')
-
-  @classmethod
-  def from_dict(cls, values):
-    values = dict(values)
-    if 'image_filters' in values:
-      values['image_filters'] = tuple(values['image_filters'])
-    return cls(**values)
-
-  @property
-  def uses_image(self):
-    return True
 
 
 class MaskedMaxPooling(keras.layers.Layer):

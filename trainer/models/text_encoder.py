@@ -20,8 +20,9 @@ import tempfile
 
 from trainer.contract import bundled
 from trainer.contract import errors
+from trainer.models import model_config
 
-DEFAULT_TEXT_ENCODER = bundled.BUNDLED_NAME
+DEFAULT_TEXT_ENCODER = model_config.DEFAULT_TEXT_ENCODER
 CACHE_DIR_ENV = 'VQA_CACHE_DIR'
 # Converted checkpoints live in this folder of the cache directory.
 CACHE_SUBDIR = 'text_encoders'
@@ -220,7 +221,9 @@ def _resolve_hub(name, cache_root):
     raise TextEncoderError(
         f'text encoder {name!r}: not a local or gs:// directory, and its '
         f'{CONFIG} could not be downloaded from the Hugging Face hub (offline, '
-        f'or no such model?): {type(e).__name__}: {e}') from e
+        f'or no such model?): {type(e).__name__}: {e}; pass --text-encoder '
+        f'{model_config.DEFAULT_TEXT_ENCODER} (bundled, no download) or a '
+        'local or gs:// directory holding the checkpoint') from e
   directory = os.path.dirname(config)
   for weights in (TF_WEIGHTS, SAFETENSORS_WEIGHTS):
     try:

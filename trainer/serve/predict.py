@@ -1,42 +1,29 @@
-"""`vqa predict`: ask the exported model a question about a picture.
-
-  vqa predict --model MODEL_DIR --image photo.jpg --question "What color is the bus?"
-  vqa predict --model MODEL_DIR --batch questions.jsonl   # {"image": ..., "question": ...} per line
-
-Uses only MODEL_DIR/export (the SavedModel), as a deployment would.
-"""
-import dataclasses
+"""The `vqa predict` job (its config: predict_config.py)."""
 import json
 import os
+import sys
 
 import tensorflow as tf
 import tensorflow_text  # pylint: disable=unused-import  (registers the tokenizer ops)
 
+from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.serve import export
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictConfig:
-  """A `vqa predict` job: one question (image + question) or a batch."""
-  model_dir: str = dataclasses.field(default='', metadata={
-      'flag': '--model',
-      'required': True, 'help': 'MODEL_DIR'})
-  image: str = ''
-  question: str = ''
-  batch: str = dataclasses.field(default='', metadata={
-      'help': 'JSONL file of {"image", "question"}'})
-
-  def check(self):
-    if bool(self.batch) == bool(self.image and self.question):
-      raise errors.UserError('give either --image and --question, or --batch')
+from trainer.serve import request_inputs
+from trainer.serve import serve_config
+# The job's config, here too for callers of the job.
+from trainer.serve.predict_config import PredictConfig  # pylint: disable=unused-import
 
 
 def load_serving_function(model_dir):
   path = os.path.join(model_dir, export.EXPORT_DIR)
   if not tf.io.gfile.exists(path):
     raise errors.MissingInput(f'{path}: no exported model; train it first')
-  return tf.saved_model.load(path).signatures[export.SIGNATURE]
+  try:
+    return tf.saved_model.load(path).signatures[export.SIGNATURE]
+  except (tf.errors.NotFoundError, OSError, KeyError) as e:
+    raise errors.UserError(f'{path}: not a SavedModel with a '
+                           f'{export.SIGNATURE!r} signature ({e})') from e
 
 
 def read_requests(batch_path):
@@ -55,12 +42,24 @@ def read_requests(batch_path):
   return requests
 
 
-def predict(serve, requests):
-  """[(question, [(answer, probability)])] for [(image path, question)]."""
-  images = []
-  for path, _ in requests:
-    with tf.io.gfile.GFile(path, 'rb') as f:
-      images.append(f.read())
+def read_image(path, limits=serve_config.UploadLimits()):
+  """The image file's bytes, checked as `vqa serve` checks an upload (an
+  image Pillow reads, within the size and pixel limits); a UserError naming
+  the file otherwise."""
+  if not tf.io.gfile.exists(path):
+    raise errors.MissingInput(f'{path}: not found')
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    data = f.read()
+  try:
+    return request_inputs.checked_image(data, limits).data
+  except request_inputs.ImageRefused as e:
+    raise errors.UserError(f'{path}: {e}') from e
+
+
+def predict(serve, requests, images=None):
+  """[(question, [(answer, probability)])] for [(image path, question)]
+  (`images`: their bytes, when already read)."""
+  images = images or [read_image(path) for path, _ in requests]
   outputs = serve(image_bytes=tf.constant(images),
                   question=tf.constant([q for _, q in requests]))
   answers = outputs['answers'].numpy()
@@ -75,4 +74,10 @@ def run(config):
   config.check()
   requests = (read_requests(config.batch) if config.batch
               else [(config.image, config.question)])
-  return predict(load_serving_function(config.model_dir), requests)
+  # Every image is checked before the model is loaded (seconds).
+  images = [read_image(path) for path, _ in requests]
+  return predict(load_serving_function(config.model_dir), requests, images)
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('predict', 'trainer.serve.predict'))

@@ -8,6 +8,9 @@ import threading
 from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.data import sample_questions
+from trainer.serve.serve_config import UploadLimits  # pylint: disable=unused-import
+from trainer.serve.serve_config import megapixels_to_pixels  # pylint: disable=unused-import
+from trainer.serve.serve_config import mib_to_bytes  # pylint: disable=unused-import
 
 SplitRefused = sample_questions.SplitRefused
 
@@ -16,25 +19,6 @@ SplitRefused = sample_questions.SplitRefused
 DECODABLE_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
 # The multipart envelope around the file (boundaries, the question field).
 FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-def mib_to_bytes(mib):
-  return int(mib * 2**20)
-
-
-def megapixels_to_pixels(megapixels):
-  return int(megapixels * 1e6)
-
-
-@dataclasses.dataclass(frozen=True)
-class UploadLimits:
-  """The largest image upload served; the flags give MiB and megapixels."""
-  max_upload_bytes: int = dataclasses.field(default=10 * 2**20, metadata={
-      'flag': '--max-upload-mb', 'type': float, 'parse': mib_to_bytes,
-      'help': 'largest image upload, in MiB (default 10)'})
-  max_pixels: int = dataclasses.field(default=25_000_000, metadata={
-      'flag': '--max-megapixels', 'type': float, 'parse': megapixels_to_pixels,
-      'help': 'largest image upload, in millions of pixels (default 25)'})
 
 
 class ImageRefused(errors.UserError):

@@ -31,8 +31,9 @@ from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.models import multimodal
+from trainer.serve import tflite_modes
 
-QUANTIZE_MODES = ('none', 'dynamic', 'int8')
+QUANTIZE_MODES = tflite_modes.QUANTIZE_MODES
 TFLITE_DIR = 'tflite'
 SIGNATURE = 'serving_default'
 OUTPUT = 'logits'

@@ -1,70 +1,18 @@
-"""`vqa serve`: ask the exported models a question in a browser, side by side.
-
-  vqa serve --models teacher=T_DIR student=S_DIR pruned-int8=FILE.tflite
-      [--data OUT --split val2014] [--host 127.0.0.1] [--port 8080]
-
-Each NAME=PATH is a MODEL_DIR, served from its SavedModel (MODEL_DIR/export,
-as `vqa predict` runs it), or a .tflite file run with the TFLite interpreter:
-the artefacts a deployment uses, not the Keras training objects. With --data
-the page also offers the first --questions questions of --split (any split of
-the folder can be asked for), with their images and ground-truth answers.
-
-The page (/) uploads an image or picks a split question, and shows each
-model's top five answers, their probabilities and its latency. Beside it, a
-JSON API:
-
-  POST /api/answer     multipart: question, and image (a file) or
-                       split + question_id; answers of every model
-  GET  /api/info       the models, splits and upload limits
-  GET  /api/questions  ?split=&limit=  a split's questions (needs --data)
-  GET  /api/image      ?split=&question_id=  a split question's JPEG
-
-It listens on loopback unless --host says otherwise (then it warns: there is
-no authentication). Uploads above --max-upload-mb or --max-megapixels, and
-files that are not images, are refused with a message the page shows.
-"""
-import dataclasses
+"""The `vqa serve` job (its config: serve_config.py)."""
 import importlib.resources
 import sys
 
+from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.serve import hosts
-from trainer.models import model_specs
 from trainer.serve import model_backends
 from trainer.serve import request_inputs
+# The job's config, here too for callers of the job.
+from trainer.serve.serve_config import ServeConfig  # pylint: disable=unused-import
+from trainer.serve.serve_config import parse_served_models  # pylint: disable=unused-import
 
 PAGE = 'static/serve.html'
 MAX_QUESTION_CHARS = 500
-
-
-def parse_served_models(entries):
-  """--models NAME=PATH entries; each backend names a missing model when it
-  loads it."""
-  return model_specs.parse_model_specs(
-      entries, 'a MODEL_DIR with an export/ folder, or a .tflite file',
-      must_exist=False)
-
-
-@dataclasses.dataclass(frozen=True)
-class ServeConfig:
-  """A `vqa serve` job."""
-  # ((name, path), ...) in the order given
-  models: tuple = dataclasses.field(default=(), metadata={
-      'required': True, 'nargs': '+', 'metavar': 'NAME=PATH',
-      'parse': parse_served_models,
-      'help': 'MODEL_DIR (served from MODEL_DIR/export) or a .tflite file, '
-              'one per model'})
-  data: str = dataclasses.field(default='', metadata={
-      'help': '`vqa preprocess` output: split questions to pick (and the '
-              'tokenizer of a .tflite outside a MODEL_DIR)'})
-  split: str = dataclasses.field(default='val2014', metadata={
-      'help': 'the split offered first (with --data)'})
-  questions: int = dataclasses.field(default=100, metadata={
-      'help': 'questions of a split listed on the page'})
-  host: str = dataclasses.field(default='127.0.0.1', metadata={
-      'help': 'address to listen on (the default is loopback only)'})
-  port: int = 8080
-  limits: request_inputs.UploadLimits = request_inputs.UploadLimits()
 
 
 def host_warning(host):
@@ -220,7 +168,7 @@ def load(config):
 def serve(config):
   """Loads every model, then serves the page and the API until stopped."""
   if config.questions < 1:
-    raise errors.UserError('--questions must be >= 1')
+    raise errors.UserError('--page-questions must be >= 1')
   backends, store = load(config)
   import uvicorn  # pylint: disable=g-import-not-at-top
   warning = host_warning(config.host)
@@ -230,3 +178,7 @@ def serve(config):
         f'http://{config.host}:{config.port}/ (Ctrl-C stops)', flush=True)
   uvicorn.run(build_app(backends, config, store), host=config.host,
               port=config.port, log_level='warning')
+
+
+if __name__ == '__main__':
+  sys.exit(entry_point.refuse_direct_run('serve', 'trainer.serve.web'))

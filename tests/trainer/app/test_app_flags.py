@@ -32,7 +32,7 @@ def test_flags_override_the_file_which_overrides_the_defaults(tmp_path):
 
 def test_nested_fields_keep_their_flag_names():
   config = cli.job_config('train', [
-      '--data', 'd', '--output', 'o', '--model', 'question-only',
+      '--data', 'd', '--output', 'o', '--architecture', 'question-only',
       '--image-frozen', '--image-weights', 'w.h5', '--image-augment'])
   assert config.model.kind == 'question-only'
   assert config.model.image_trainable is False
@@ -59,7 +59,14 @@ def test_unknown_keys_in_the_file_are_named_with_the_file(tmp_path):
 def test_a_missing_required_field_is_an_error_of_the_job(capsys):
   assert cli.main(['evaluate', '--data', 'd']) == 2
   assert capsys.readouterr().err.startswith(
-      'vqa evaluate: error: --model is required')
+      'vqa evaluate: error: missing --model (required')
+
+
+def test_every_missing_required_flag_is_named_at_once(capsys):
+  assert cli.main(['report', '--split', 'val2014']) == 2
+  assert capsys.readouterr().err == (
+      'vqa report: error: missing --data, --models, --output (required, on '
+      'the command line or in --config FILE)\n')
 
 
 def test_the_file_can_give_what_the_command_line_leaves_out(tmp_path):
@@ -81,7 +88,7 @@ def test_a_preset_lies_under_the_file_and_the_flags():
 
 def test_the_resolved_config_is_written_and_reads_back(tmp_path, capsys):
   out_dir = tmp_path / 'raw'
-  assert cli.main(['sample-data', str(out_dir), '--images-per-split', '2',
+  assert cli.main(['sample-data', '--output', str(out_dir), '--images-per-split', '2',
                    '--image-size', '32', '--splits', 'val2014']) == 0
   capsys.readouterr()
   written = out_dir / 'sample_data_config.json'

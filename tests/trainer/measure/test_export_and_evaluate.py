@@ -156,7 +156,7 @@ def test_question_only_baseline_is_reported(trained, tiny_records, tmp_path,
       steps_per_epoch=4, export=False))
   assert cli.main(['evaluate', '--model', trained, '--data', tiny_records,
                    '--question-only-model', str(question_only),
-                   '--output', str(tmp_path / 'eval.json')]) == 0
+                   '--metrics', str(tmp_path / 'eval.json')]) == 0
   out = capsys.readouterr().out
   assert 'question_only' in out and 'majority_answer' in out
   saved = model_io.read_json(str(tmp_path / 'eval.json'))

@@ -1,0 +1,140 @@
+"""The architectures' settings (teacher, question-only, student), without
+TensorFlow: `vqa train --help` and `vqa distill --help` read them."""
+import dataclasses
+
+from trainer.contract import bundled
+from trainer.contract import errors
+
+# The bundled checkpoint (trainer/models/text_encoder.py converts it).
+DEFAULT_TEXT_ENCODER = bundled.BUNDLED_NAME
+
+
+# MobileNetV2's last activation at each output stride.
+MOBILENET_STRIDE_LAYERS = {4: 'block_3_expand_relu', 8: 'block_6_expand_relu',
+                           16: 'block_13_expand_relu', 32: 'out_relu'}
+
+
+AUGMENTATIONS = ('none', 'flip', 'flip-rotate')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """Architecture; all defaults are the real-use teacher."""
+  kind: str = dataclasses.field(default='teacher', metadata={
+      'flag': '--architecture', 'deprecated': ('--model',),
+      'choices': ('teacher', 'question-only'),
+      'help': 'the VQA teacher, or the question-only baseline'})
+  text_encoder: str = dataclasses.field(
+      default=DEFAULT_TEXT_ENCODER, metadata={
+          'help': 'bundled all-MiniLM-L6-v2, a local or gs:// directory, a '
+                  'hub name, or "tiny" (random, for tests)'})
+  text_trainable_layers: int = dataclasses.field(default=0, metadata={
+      'help': 'fine-tune the top N BERT layers (0: frozen)'})
+  text_pooling: str = dataclasses.field(default='mean', metadata={
+      'choices': ('mean', 'pooled')})  # masked mean or [CLS]
+  image_weights: str = dataclasses.field(default='imagenet', metadata={
+      'help': 'imagenet (downloads), none, or a weights file'})
+  image_alpha: float = 1.0  # MobileNetV2 width
+  # None: decided by trainer/fit/defaults.py (trained without pretrained
+  # weights, frozen over pretrained ones).
+  image_trainable: bool = dataclasses.field(default=None, metadata={
+      'negative': '--image-frozen',
+      'help': 'train MobileNetV2 (default without pretrained weights); '
+              '--image-frozen freezes it (default over pretrained weights; '
+              'refused without them)'})
+  # The records decide it (`vqa train` reads it from their metadata).
+  image_size: int = dataclasses.field(default=224, metadata={'cli': False})
+  # MobileNetV2 up to the layer at this stride (4, 8, 16 or 32 = the whole
+  # network): at 32-64 px the full network's stride 32 leaves a 1x1 map.
+  # 0: decided by trainer/fit/defaults.py from the image size.
+  image_feature_stride: int = dataclasses.field(default=0, metadata={
+      'choices': (0, *sorted(MOBILENET_STRIDE_LAYERS)),
+      'help': 'MobileNetV2 up to this output stride; 0: the deepest layer '
+              "whose map is at least 6x6 at the records' image size"})
+  # Training-time image augmentation (never applied to cached features):
+  # 'flip' (horizontal flips) or 'flip-rotate' (any of the 8 flips and
+  # right-angle rotations), for data whose answers do not depend on
+  # orientation, such as the sample data (no left/right questions).
+  image_augment: str = dataclasses.field(default='none', metadata={
+      'const': 'flip', 'choices': AUGMENTATIONS,
+      'help': 'while training: flip (horizontal flips; the default when the '
+              'flag has no value) or flip-rotate (all 8 flips and right-angle '
+              'rotations); only for answers that do not depend on '
+              'orientation'})
+  fusion_width: int = 512
+  hidden_width: int = 512
+  dropout: float = 0.3
+
+  def __post_init__(self):
+    # config.json files written when the field was a flag for flips.
+    if isinstance(self.image_augment, bool):
+      object.__setattr__(self, 'image_augment',
+                         'flip' if self.image_augment else 'none')
+
+  def check(self):
+    if self.image_augment not in AUGMENTATIONS:
+      raise errors.UserError(f'image augmentation {self.image_augment!r}: one of '
+                       f'{AUGMENTATIONS}')
+    if self.kind not in ('teacher', 'question-only'):
+      raise errors.UserError(f'model kind {self.kind!r}: teacher or question-only')
+    if self.text_pooling not in ('mean', 'pooled'):
+      raise errors.UserError(f'text pooling {self.text_pooling!r}: mean or pooled')
+    if self.image_feature_stride not in (0, *MOBILENET_STRIDE_LAYERS):
+      raise errors.UserError(f'image feature stride {self.image_feature_stride}: '
+                       f'one of {sorted(MOBILENET_STRIDE_LAYERS)} (0: auto)')
+
+  def check_resolved(self):
+    """A buildable config: nothing is left to trainer/fit/defaults.py."""
+    self.check()
+    if self.uses_image and (self.image_trainable is None or
+                            not self.image_feature_stride):
+      raise ValueError('image_trainable and image_feature_stride must be '
+                       'decided before the model is built (see '
+                       'trainer/fit/defaults.py)')
+
+  @property
+  def uses_image(self):
+    return self.kind == 'teacher'
+
+  @property
+  def text_frozen(self):
+    return self.text_trainable_layers == 0
+
+  @property
+  def image_frozen(self):
+    return not self.image_trainable
+
+
+TEXT_LAYERS = ('cnn', 'lstm')
+
+
+@dataclasses.dataclass(frozen=True)
+class StudentConfig:
+  """Student sizes; the defaults have ~10x fewer parameters than the teacher."""
+  text_layer: str = dataclasses.field(default='cnn', metadata={
+      'choices': TEXT_LAYERS})  # 1-D convolutions or a BiLSTM
+  embedding_dim: int = 64
+  text_width: int = 128
+  text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
+  image_filters: tuple = (32, 64, 128)
+  fusion_width: int = 128
+  hidden_width: int = 128
+  dropout: float = 0.2
+
+  def check(self):
+    if self.text_layer not in TEXT_LAYERS:
+      raise errors.UserError(f'student text layer {self.text_layer!r}: one of '
+                       f'{TEXT_LAYERS}')
+    if not self.image_filters:
+      raise errors.UserError('the student needs at least one image convolution')
+
+  @classmethod
+  def from_dict(cls, values):
+    values = dict(values)
+    if 'image_filters' in values:
+      values['image_filters'] = tuple(values['image_filters'])
+    return cls(**values)
+
+  @property
+  def uses_image(self):
+    return True
