@@ -8,6 +8,7 @@ import pytest
 from tests.trainer.conftest import TINY_STUDENT
 from trainer.fit import distill
 from trainer.fit import prune
+from trainer.fit import prune_config
 from tuning import dashboard
 from tuning import options as options_lib
 from tuning import results
@@ -74,7 +75,7 @@ def test_prune_grid_varies_sparsity_and_schedule():
   space = spaces.prune_space(options_lib.SweepOptions(search='grid',
                                                       grid_points=2))
   assert _grid_values(space['final_sparsity']) == [0.5, 0.95]
-  assert _grid_values(space['schedule']) == list(prune.SCHEDULES)
+  assert _grid_values(space['schedule']) == list(prune_config.SCHEDULES)
 
 
 def _table():

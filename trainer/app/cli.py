@@ -130,8 +130,15 @@ def version():
     return 'unknown'
 
 
+# TensorFlow's C++ INFO lines (CPU instructions, ...) on every start. A few
+# (oneDNN, CUDA drivers) print before TensorFlow reads this and stay
+# (docs/configuration.md says what they are).
+TF_LOG_LEVEL = ('TF_CPP_MIN_LOG_LEVEL', '1')
+
+
 def main(argv=None):
   argv = sys.argv[1:] if argv is None else list(argv)
+  os.environ.setdefault(*TF_LOG_LEVEL)
   if not argv or argv[0] in ('-h', '--help'):
     print(usage())
     return 0

@@ -11,6 +11,7 @@ import tensorflow as tf
 from tests.trainer.conftest import TINY_STUDENT
 from tests.trainer.conftest import tiny_distill_config
 from trainer.fit import distill
+from trainer.fit import distill_config
 from trainer.fit import distillation
 from trainer.fit import fit_setup
 from trainer.fit import teacher_logits
@@ -105,7 +106,7 @@ def test_the_teacher_weights_in_memory_do_not_change(tiny_records,
 def test_precomputed_logits_train_the_same_student(tiny_records, tiny_teacher,
                                                     tmp_path):
   results = {}
-  for mode in distill.TEACHER_LOGITS_MODES:
+  for mode in distill_config.TEACHER_LOGITS_MODES:
     config = tiny_distill_config(tiny_records, tiny_teacher, tmp_path / mode,
                                  teacher_logits=mode, epochs=2,
                                  steps_per_epoch=3, alpha=0.3)

@@ -7,6 +7,7 @@ import pytest
 from trainer.measure import evaluate
 from trainer.models import model_io
 from trainer.fit import prune
+from trainer.fit import prune_config
 from trainer.app import cli
 
 
@@ -34,7 +35,7 @@ def test_schedule_steps_come_from_the_real_number_of_steps():
     prune.schedule_steps(prune.PruneConfig(begin_step=9, end_step=9), 10)
 
 
-@pytest.mark.parametrize('schedule', prune.SCHEDULES)
+@pytest.mark.parametrize('schedule', prune_config.SCHEDULES)
 def test_student_reaches_the_scheduled_sparsity_and_shrinks(
     tiny_records, tiny_student, tmp_path, schedule):
   output = tmp_path / 'pruned'

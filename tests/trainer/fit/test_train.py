@@ -200,3 +200,20 @@ def test_a_damaged_shard_is_named(tiny_records, tmp_path):
   with pytest.raises(ValueError, match=f'damaged shards: {shard}'):
     train.train_and_evaluate(tiny_config(str(data), tmp_path / 'm',
                                          export=False))
+
+
+def test_train_logs_a_line_per_epoch_off_a_terminal(tiny_records, tmp_path,
+                                                    capsys):
+  """`vqa train > log`: no progress-bar updates (\\r) in the file; asked for,
+  the bar comes back (so the check can fail)."""
+  base = ['train', '--preset', 'tiny', '--data', tiny_records, '--epochs',
+          '2', '--steps-per-epoch', '2', '--validation-steps', '1',
+          '--image-check-questions', '0']
+  assert cli.main(base + ['--output', str(tmp_path / 'auto'), '--verbose',
+                          '-1']) == 0
+  logged = capsys.readouterr().out
+  assert '\r' not in logged
+  assert logged.count('Epoch 2/2') == 1
+  assert cli.main(base + ['--output', str(tmp_path / 'bar'), '--verbose',
+                          '1']) == 0
+  assert '\r' in capsys.readouterr().out

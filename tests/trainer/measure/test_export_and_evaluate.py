@@ -107,7 +107,7 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
                              'question': 'How many shapes?'}) + '\n')
   assert cli.main(['predict', '--model', trained, '--image', str(image),
                    '--question', 'What color is the square?']) == 0
-  assert cli.main(['predict', '--model', trained, '--batch', str(batch)]) == 0
+  assert cli.main(['predict', '--model', trained, '--batch-file', str(batch)]) == 0
   out = capsys.readouterr().out
   answers = dataset_info.read_answers(
       model_io.read_json(os.path.join(trained, 'config.json'))['data']).answers
@@ -117,7 +117,7 @@ def test_predict_cli_prints_top_answers(trained, val_records, tmp_path,
   assert len(listed) == 3 * export.DEFAULT_TOP_K
   assert set(listed) <= set(answers)
   batch.write_text('{"image": "x.jpg"}\n')
-  assert cli.main(['predict', '--model', trained, '--batch', str(batch)]) == 2
+  assert cli.main(['predict', '--model', trained, '--batch-file', str(batch)]) == 2
   assert 'batch.jsonl:1' in capsys.readouterr().err
 
 
