@@ -8,9 +8,9 @@ Run locally (DirectRunner) or on Dataflow; paths may be local or gs://:
       --temp_location gs://b/tmp --setup_file ./setup.py
 
 Flags the job does not define must be Apache Beam pipeline options (a typo
-of either is refused). This module holds the job's config and imports no
-Beam, so `vqa preprocess --help` is quick.
+of either is refused).
 """
+# The job's config, without a Beam import: `vqa preprocess --help` is quick.
 import dataclasses
 import functools
 

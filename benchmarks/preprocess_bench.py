@@ -334,7 +334,7 @@ benchmark checks the decompressed shards are byte-identical. Each command
 runs in a fresh interpreter, so imports, worker start-up and the JSON join
 count. CPU-s is user + system time of the command and every process it
 started. Ratios are taken round by round and the median is shown.
-Targets (issue 12), on 2 cores: `beam` >= {TARGET_SPEEDUP}x the loop's
+Targets, on 2 cores: `beam` >= {TARGET_SPEEDUP}x the loop's
 throughput, and CPU-s per 1,000 questions <= {TARGET_CPU_RATIO}x the loop's."""
 
 

@@ -109,15 +109,16 @@ def run_tune(argv):
   """Runs `vqa tune KIND ARGV`; returns the exit status."""
   from trainer.app import tune  # pylint: disable=g-import-not-at-top
   parser = tune.build_parser()
-  args, trainer_flags = parser.parse_known_args(argv)
-  trainer_job = commands.JOBS[args.kind][0]()
+  kind = next((word for word in argv if word in tune.TRAINER_COMMANDS), '')
 
   def work():
+    args, trainer_flags = parser.parse_known_args(argv)
+    trainer_job = commands.JOBS[args.kind][0]()
     options, base = tune.sweep_configs(args, trainer_flags, trainer_job,
                                        tune.sweep_flag_names(parser, args.kind))
     outcome = tune.run_sweep(args.kind, options, base)
     return tune.print_summary(args.kind, outcome, base.data)
-  return reporting_errors(f'tune {args.kind}', work)
+  return reporting_errors(' '.join(filter(None, ('tune', kind))), work)
 
 
 def version():

@@ -239,8 +239,11 @@ def _print_predictions(results, config):
 
 
 def _predict(config):
+  from trainer.serve import predict_inputs  # pylint: disable=g-import-not-at-top
+  # Checked before TensorFlow loads: a wrong file is refused in a second.
+  requests, images = predict_inputs.checked_requests(config)
   from trainer.serve import predict  # pylint: disable=g-import-not-at-top
-  return predict.run(config)
+  return predict.answer(config.model_dir, requests, images)
 
 
 def predict_job():
@@ -312,5 +315,5 @@ JOBS = {
                 'answer a question about a picture with an exported model'),
     'serve': (serve_job,
               'a web page and JSON API asking every exported model at once'),
-    'demo': (demo_job, 'the whole flow on the embedded sample data, timed'),
+    'demo': (demo_job, 'the whole flow on generated sample data, timed'),
 }

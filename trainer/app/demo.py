@@ -1,4 +1,4 @@
-"""`vqa demo`: the whole flow on the embedded sample data, timed stage by stage.
+"""`vqa demo`: the whole flow on generated sample data, timed stage by stage.
 
   vqa demo --output demo_output
 
@@ -7,8 +7,8 @@ and question-only baseline training -> evaluation with baselines -> a
 prediction from the exported SavedModel -> distillation into a student (also
 from the unlabelled test2015 questions, which only a teacher can label; and
 the same student without the teacher) -> 80% pruning of the student -> TFLite
-conversion (int8) evaluated with the interpreter -> the comparison report.
-It ends by printing how to open the models in a browser (`vqa serve`) and
+conversion (int8) evaluated with the interpreter -> the comparison report
+-> Ray Tune sweeps of distillation and pruning (a few short trials). It ends by printing how to open the models in a browser (`vqa serve`) and
 where the report's one-page HTML version is.
 """
 import dataclasses

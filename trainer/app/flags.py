@@ -44,6 +44,14 @@ class UnknownFlag(errors.UserError):
   """A flag no parser of the job knows."""
 
 
+class JobParser(argparse.ArgumentParser):
+  """argparse's own refusals (a value outside the choices, a flag without
+  its value) as one line, like every other user error."""
+
+  def error(self, message):
+    raise errors.UserError(f'{message} ({self.prog} --help shows the flags)')
+
+
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
   """Usage shows the flags a job needs without brackets, although argparse
   does not enforce them: they may come from --config FILE instead."""
@@ -341,7 +349,7 @@ def build_config(cls, namespace, base=None):
 
 def build_parser(prog, cls, description=None, skip=()):
   """An argparse parser for a job whose config is `cls`."""
-  parser = argparse.ArgumentParser(
+  parser = JobParser(
       prog=prog, description=description, allow_abbrev=False,
       formatter_class=HelpFormatter)
   add_config_flags(parser, cls, skip)

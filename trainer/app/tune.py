@@ -43,14 +43,15 @@ CONFIG_FILE = 'tune_config.json'
 def build_parser():
   """`vqa tune KIND`: the sweep's own flags; the rest go to the trainer."""
   from tuning import options  # pylint: disable=g-import-not-at-top
-  parser = argparse.ArgumentParser(
+  parser = flags.JobParser(
       prog='vqa tune', description=__doc__, allow_abbrev=False,
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=flags.HelpFormatter)
   kinds = parser.add_subparsers(dest='kind', required=True)
   for kind, help_text in KIND_HELP.items():
     command = TRAINER_COMMANDS[kind]
     sub = kinds.add_parser(
         kind, allow_abbrev=False, help=help_text,
+        formatter_class=flags.HelpFormatter,
         epilog=f'Other flags (--data, --{"teacher" if kind == "distill" else "model"}, '
         f'--config FILE, sizes, steps) go to `{command}` (see {command} '
         '--help).')

@@ -1,4 +1,4 @@
-"""`vqa evaluate`: the official VQA accuracy of a trained model on a split.
+r"""`vqa evaluate`: the official VQA accuracy of a trained model on a split.
 
   vqa evaluate --model MODEL_DIR --data OUT --split val2014
       [--results results.json] [--question-only-model Q_DIR]

@@ -45,12 +45,14 @@ def input_files(spec, split, questions='', annotations=''):
       test-dev2015 subset of test2015).
     annotations: an annotations file to use instead of the split's.
   """
+  spec.metadata.check_split(split, '--split')
   recorded = spec.metadata.inputs.get(split, dataset_info.SplitInputs(''))
   questions = questions or recorded.questions
   if not questions:
-    raise errors.UserError(f'{record_spec.metadata_path(spec.data_dir)}: no questions '
-                     f'file recorded for {split!r} (written by an older '
-                     'preprocessing run); pass --questions FILE')
+    raise errors.UserError(
+        f'{record_spec.metadata_path(spec.data_dir)}: no questions file '
+        f'recorded for {split!r} (written by an older preprocessing run); '
+        'pass --questions-file FILE')
   if annotations:
     return questions, annotations
   if not record_spec.is_labelled_split(split, spec.metadata.unlabelled_splits):

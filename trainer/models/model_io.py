@@ -172,6 +172,10 @@ def _image_size(values, path):
 def read_saved_config(model_dir):
   """The SavedConfig of MODEL_DIR; errors name config.json and the key."""
   path = os.path.join(model_dir, CONFIG_FILE)
+  if not tf.io.gfile.exists(path):
+    raise errors.MissingInput(
+        f'{model_dir}: not a MODEL_DIR (it has no {CONFIG_FILE}; `vqa train`, '
+        '`vqa distill` and `vqa prune` write one)')
   values = read_json(path)
   if not isinstance(values, dict):
     raise errors.UserError(f'{path}: expected a JSON object')

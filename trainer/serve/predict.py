@@ -1,5 +1,4 @@
 """The `vqa predict` job (its config: predict_config.py)."""
-import json
 import os
 import sys
 
@@ -9,8 +8,7 @@ import tensorflow_text  # pylint: disable=unused-import  (registers the tokenize
 from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.serve import export
-from trainer.serve import request_inputs
-from trainer.serve import serve_config
+from trainer.serve import predict_inputs
 # The job's config, here too for callers of the job.
 from trainer.serve.predict_config import PredictConfig  # pylint: disable=unused-import
 
@@ -26,40 +24,10 @@ def load_serving_function(model_dir):
                            f'{export.SIGNATURE!r} signature ({e})') from e
 
 
-def read_requests(batch_path):
-  """[(image path, question)] from a JSONL file."""
-  requests = []
-  with tf.io.gfile.GFile(batch_path) as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        item = json.loads(line)
-        requests.append((item['image'], item['question']))
-      except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise errors.UserError(f'{batch_path}:{number}: expected '
-                         f'{{"image": path, "question": text}} ({e})') from e
-  return requests
-
-
-def read_image(path, limits=serve_config.UploadLimits()):
-  """The image file's bytes, checked as `vqa serve` checks an upload (an
-  image Pillow reads, within the size and pixel limits); a UserError naming
-  the file otherwise."""
-  if not tf.io.gfile.exists(path):
-    raise errors.MissingInput(f'{path}: not found')
-  with tf.io.gfile.GFile(path, 'rb') as f:
-    data = f.read()
-  try:
-    return request_inputs.checked_image(data, limits).data
-  except request_inputs.ImageRefused as e:
-    raise errors.UserError(f'{path}: {e}') from e
-
-
 def predict(serve, requests, images=None):
   """[(question, [(answer, probability)])] for [(image path, question)]
-  (`images`: their bytes, when already read)."""
-  images = images or [read_image(path) for path, _ in requests]
+  (`images`: their bytes, when already read and checked)."""
+  images = images or [predict_inputs.read_image(path) for path, _ in requests]
   outputs = serve(image_bytes=tf.constant(images),
                   question=tf.constant([q for _, q in requests]))
   answers = outputs['answers'].numpy()
@@ -69,14 +37,15 @@ def predict(serve, requests, images=None):
                                                   probabilities)]
 
 
+def answer(model_dir, requests, images):
+  """predict() with MODEL_DIR's exported model."""
+  return predict(load_serving_function(model_dir), requests, images)
+
+
 def run(config):
   """[(question, [(answer, probability), ...])] for the config's requests."""
-  config.check()
-  requests = (read_requests(config.batch) if config.batch
-              else [(config.image, config.question)])
   # Every image is checked before the model is loaded (seconds).
-  images = [read_image(path) for path, _ in requests]
-  return predict(load_serving_function(config.model_dir), requests, images)
+  return answer(config.model_dir, *predict_inputs.checked_requests(config))
 
 
 if __name__ == '__main__':

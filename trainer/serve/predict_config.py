@@ -17,7 +17,9 @@ class PredictConfig:
       'flag': '--model', 'metavar': 'MODEL_DIR',
       'required': True, 'help': 'the trained model (its export/ SavedModel)'})
   image: str = dataclasses.field(default='', metadata={
-      'metavar': 'FILE', 'help': 'a JPEG, PNG, GIF or BMP image'})
+      'metavar': 'FILE',
+      'help': 'an image file (JPEG, PNG, GIF, BMP or another format Pillow '
+              'reads)'})
   question: str = dataclasses.field(default='', metadata={
       'metavar': 'TEXT', 'help': 'the question about the image'})
   batch: str = dataclasses.field(default='', metadata={

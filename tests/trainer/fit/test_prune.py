@@ -133,4 +133,5 @@ def test_cli_reports_a_missing_model(tiny_records, tmp_path, capsys):
   code = cli.main(['prune', '--model', str(tmp_path / 'nope'), '--data',
                    tiny_records, '--output', str(tmp_path / 'o')])
   assert code == 2
-  assert 'nope/config.json: not found' in capsys.readouterr().err
+  assert 'nope: not a MODEL_DIR (it has no config.json' in (
+      capsys.readouterr().err)

@@ -7,7 +7,7 @@ from PIL import Image
 
 from trainer.app import cli
 from trainer.contract import errors
-from trainer.serve import predict
+from trainer.serve import predict_inputs
 from trainer.serve import serve_config
 
 
@@ -55,13 +55,13 @@ def test_a_too_large_image_is_refused_with_the_serve_limits(tmp_path):
   big.write_bytes(_jpeg(size=(400, 300)))
   limits = serve_config.UploadLimits(max_pixels=100 * 100)
   with pytest.raises(errors.UserError, match='big.jpg: the image is 400x300'):
-    predict.read_image(str(big), limits)
+    predict_inputs.read_image(str(big), limits)
 
 
 def test_a_good_image_passes_unchanged(tmp_path):
   good = tmp_path / 'good.jpg'
   good.write_bytes(_jpeg())
-  assert predict.read_image(str(good)) == good.read_bytes()
+  assert predict_inputs.read_image(str(good)) == good.read_bytes()
 
 
 def test_a_missing_model_is_one_line(tmp_path, capsys):
@@ -71,3 +71,29 @@ def test_a_missing_model_is_one_line(tmp_path, capsys):
   assert code == 2
   assert 'no exported model' in output.err
   assert len(output.err.splitlines()) == 1
+
+
+NO_TENSORFLOW = '''
+import sys
+class NoTensorFlow:
+  def find_spec(self, name, path=None, target=None):
+    if name.split('.')[0] == 'tensorflow':
+      raise ImportError('TensorFlow may not load before the inputs are checked')
+sys.meta_path.insert(0, NoTensorFlow())
+from trainer.app import cli
+sys.exit(cli.main(sys.argv[1:]))
+'''
+
+
+def test_inputs_are_refused_before_tensorflow_loads(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  notes = tmp_path / 'notes.txt'
+  notes.write_text('not an image\n')
+  done = subprocess.run(
+      [sys.executable, '-c', NO_TENSORFLOW, 'predict', '--model',
+       str(tmp_path), '--image', str(notes), '--question', 'What?'],
+      capture_output=True, text=True, check=False)
+  assert done.returncode == 2
+  assert done.stderr.startswith(f'vqa predict: error: {notes}: the file is '
+                                'not an image')
