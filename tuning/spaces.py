@@ -12,7 +12,7 @@ from ray import tune
 
 from trainer.fit import defaults
 from trainer.fit import prune
-from trainer.fit import prune_config
+from trainer.fit.prune_config import SCHEDULES
 
 ALPHA_RANGE = (0.0, 1.0)
 TEMPERATURE_RANGE = (1.0, 30.0)  # searched on a log scale
@@ -108,10 +108,10 @@ def prune_space(options):
     return {
         'final_sparsity': tune.grid_search(_linear_grid(
             FINAL_SPARSITY_RANGE, options.grid_points)),
-        'schedule': tune.grid_search(list(prune_config.SCHEDULES)),
+        'schedule': tune.grid_search(list(SCHEDULES)),
     }
   return {'final_sparsity': tune.uniform(*FINAL_SPARSITY_RANGE),
-          'schedule': tune.choice(list(prune_config.SCHEDULES)),
+          'schedule': tune.choice(list(SCHEDULES)),
           'begin_fraction': tune.uniform(*BEGIN_FRACTION_RANGE),
           'end_fraction': tune.uniform(*END_FRACTION_RANGE),
           'mask_updates': tune.choice(list(MASK_UPDATES))}

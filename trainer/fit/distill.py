@@ -89,6 +89,7 @@ def distill(config, strategy=None, extra_callbacks=()):
   check_unlabelled_splits(config, spec)
   chief = distribution.is_chief(strategy)
   output = distribution.worker_dir(config.output, strategy)
+  outputs.check_output_free(config, output)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   config, choices = defaults.resolve_learning_rate(config, global_batch)
   if chief:

@@ -43,6 +43,9 @@ class FitConfig:
       'help': '0: the whole validation split'})
   seed: int = 0
   deterministic: bool = False
+  overwrite: bool = dataclasses.field(default=False, metadata={
+      'help': 'replace a finished model in --output (an interrupted run '
+              'resumes without it)'})
   # Write MODEL_DIR/export (the serving SavedModel); the commands always do.
   export: bool = dataclasses.field(default=True, metadata={'cli': False})
   # A progress bar written into a log file is hundreds of \r updates.

@@ -3,9 +3,21 @@ import os
 
 import tensorflow as tf
 
+from trainer.contract import errors
 from trainer.measure import image_check
 from trainer.models import model_io
 from trainer.serve import export
+
+
+def check_output_free(config, output):
+  """A UserError when --output holds a finished fit (its history.json) and
+  --overwrite is not given: running again must not replace a trained model
+  silently. An interrupted run (no history.json) resumes instead."""
+  finished = os.path.join(output, model_io.HISTORY_FILE)
+  if not config.overwrite and tf.io.gfile.exists(finished):
+    raise errors.UserError(
+        f'{output} already holds a finished model ({model_io.HISTORY_FILE}); '
+        'choose another --output, or pass --overwrite to train it again')
 
 
 def history_summary(history, val_metrics, seconds, strategy, global_batch):

@@ -200,6 +200,7 @@ def prune(config, strategy=None, extra_callbacks=()):
   fit_setup.seed_everything(config)
   chief = distribution.is_chief(strategy)
   output = distribution.worker_dir(config.output, strategy)
+  outputs.check_output_free(config, output)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   steps_per_epoch = fit_setup.steps_per_epoch(config, spec, global_batch)
   total_steps = steps_per_epoch * config.epochs

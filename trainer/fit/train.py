@@ -91,6 +91,7 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
   if chief:
     print(defaults.format_choices(choices), flush=True)
   output = distribution.worker_dir(config.output, strategy)
+  outputs.check_output_free(config, output)
   cache_text, cache_image = _cache_choices(config)
   steps = fit_setup.steps_per_epoch(config, spec, global_batch)
   with strategy.scope():

@@ -40,6 +40,15 @@ POOLER_MARKER = '.pooler.'
 _logger = logging.getLogger(__name__)
 
 
+def _transformers():
+  """The transformers package, its own notices off: the checkpoint is
+  checked here (_check_missing), and its TensorFlow deprecation notice
+  concerns a version this project pins below."""
+  import transformers  # pylint: disable=g-import-not-at-top
+  transformers.logging.set_verbosity_error()
+  return transformers
+
+
 class TextEncoderError(errors.UserError):
   """The text encoder cannot be found, downloaded or converted."""
 
@@ -59,7 +68,7 @@ def small_bert_config(**overrides):
   Returns:
     A `transformers.BertConfig` with BERT's uncased vocabulary size.
   """
-  import transformers  # pylint: disable=g-import-not-at-top
+  transformers = _transformers()
   fields = dict(vocab_size=30522, hidden_size=32, num_hidden_layers=2,
                 num_attention_heads=2, intermediate_size=64)
   fields.update(overrides)
@@ -68,7 +77,7 @@ def small_bert_config(**overrides):
 
 def build_random_text_encoder(config=None):
   """A randomly initialised, built TFBertModel (default: small_bert_config())."""
-  import transformers  # pylint: disable=g-import-not-at-top
+  transformers = _transformers()
   model = transformers.TFBertModel(config or small_bert_config())
   model.build_in_name_scope()
   return model
@@ -111,7 +120,7 @@ def load_text_encoder(spec=DEFAULT_TEXT_ENCODER, cache_dir=None):
   Raises:
     TextEncoderError: the checkpoint cannot be found or lacks encoder weights.
   """
-  import transformers  # pylint: disable=g-import-not-at-top
+  transformers = _transformers()
   directory = resolve_text_encoder_dir(spec, cache_dir)
   model, info = transformers.TFBertModel.from_pretrained(
       directory, output_loading_info=True)
@@ -296,7 +305,7 @@ def convert_safetensors(source_dir, target_dir, source_name=None):
     TextEncoderError: not a BERT checkpoint, or an encoder weight is missing.
   """
   import safetensors.numpy  # pylint: disable=g-import-not-at-top
-  import transformers  # pylint: disable=g-import-not-at-top
+  transformers = _transformers()
   source_name = source_name or source_dir
   config = _read_bert_config(source_dir, source_name)
   model = transformers.TFBertModel(config)
@@ -312,7 +321,7 @@ def convert_safetensors(source_dir, target_dir, source_name=None):
 
 
 def _read_bert_config(directory, source_name):
-  import transformers  # pylint: disable=g-import-not-at-top
+  transformers = _transformers()
   with open(os.path.join(directory, CONFIG)) as f:
     model_type = json.load(f).get('model_type')
   if model_type != 'bert':

@@ -202,18 +202,20 @@ def test_a_damaged_shard_is_named(tiny_records, tmp_path):
                                          export=False))
 
 
-def test_train_logs_a_line_per_epoch_off_a_terminal(tiny_records, tmp_path,
-                                                    capsys):
+def test_train_logs_a_line_per_epoch_and_keeps_a_finished_model(
+    tiny_records, tmp_path, capsys):
   """`vqa train > log`: no progress-bar updates (\\r) in the file; asked for,
-  the bar comes back (so the check can fail)."""
+  the bar comes back (so the check can fail). A finished MODEL_DIR is not
+  trained again without --overwrite."""
+  model = str(tmp_path / 'model')
   base = ['train', '--preset', 'tiny', '--data', tiny_records, '--epochs',
           '2', '--steps-per-epoch', '2', '--validation-steps', '1',
-          '--image-check-questions', '0']
-  assert cli.main(base + ['--output', str(tmp_path / 'auto'), '--verbose',
-                          '-1']) == 0
+          '--image-check-questions', '0', '--output', model]
+  assert cli.main(base + ['--verbose', '-1']) == 0
   logged = capsys.readouterr().out
   assert '\r' not in logged
   assert logged.count('Epoch 2/2') == 1
-  assert cli.main(base + ['--output', str(tmp_path / 'bar'), '--verbose',
-                          '1']) == 0
+  assert cli.main(base) == 2
+  assert 'already holds a finished model' in capsys.readouterr().err
+  assert cli.main(base + ['--overwrite', '--verbose', '1']) == 0
   assert '\r' in capsys.readouterr().out
