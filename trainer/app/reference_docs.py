@@ -7,7 +7,6 @@ record contract table in docs/data.md from record_spec.FEATURES.
 A test runs the check, so a flag or a feature changed without the docs
 fails the suite.
 """
-import argparse
 import contextlib
 import os
 import pathlib
@@ -57,10 +56,8 @@ def _section(title, help_text):
 
 def _tune_sections():
   parser = tune.build_parser()
-  kinds = next(action for action in parser._actions  # pylint: disable=protected-access
-               if isinstance(action, argparse._SubParsersAction))  # pylint: disable=protected-access
   sections = [_section('vqa tune', parser.format_help())]
-  for kind, sub in kinds.choices.items():
+  for kind, sub in tune.kind_parsers(parser).items():
     sections.append(_section(f'vqa tune {kind}', sub.format_help()))
   return sections
 

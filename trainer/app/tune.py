@@ -60,11 +60,16 @@ def build_parser():
   return parser
 
 
-def sweep_flag_names(parser, kind):
-  """The flags `vqa tune KIND` takes itself (to suggest on a typo)."""
+def kind_parsers(parser):
+  """{kind: the parser of `vqa tune KIND`} of build_parser()'s parser."""
   kinds = next(action for action in parser._actions  # pylint: disable=protected-access
                if isinstance(action, argparse._SubParsersAction))  # pylint: disable=protected-access
-  return flags.option_names(kinds.choices[kind])
+  return dict(kinds.choices)
+
+
+def sweep_flag_names(parser, kind):
+  """The flags `vqa tune KIND` takes itself (to suggest on a typo)."""
+  return flags.option_names(kind_parsers(parser)[kind])
 
 
 def trainer_config(kind, trainer_job, sweep_output, trainer_flags,

@@ -25,10 +25,8 @@ def _parser(name):
 
 
 def _tune_parsers():
-  parser = tune.build_parser()
-  kinds = next(action for action in parser._actions  # pylint: disable=protected-access
-               if isinstance(action, argparse._SubParsersAction))  # pylint: disable=protected-access
-  return {f'tune {kind}': sub for kind, sub in kinds.choices.items()}
+  return {f'tune {kind}': sub for kind, sub in
+          tune.kind_parsers(tune.build_parser()).items()}
 
 
 def _all_parsers():
