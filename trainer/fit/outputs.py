@@ -4,6 +4,7 @@ import os
 import tensorflow as tf
 
 from trainer.contract import errors
+from trainer.fit import convergence
 from trainer.measure import image_check
 from trainer.models import model_io
 from trainer.serve import export
@@ -43,12 +44,16 @@ def run_image_check(model, config, spec, global_batch):
 
 def add_choices_and_image_check(summary, choices, model, config, spec,
                                 global_batch, chief):
-  """Adds the decided defaults and the image-branch check (printed by the
-  chief) to a fit's summary."""
+  """Adds the decided defaults, the image-branch check and the convergence
+  check (printed by the chief) to a fit's summary."""
   summary['choices'] = [choice.to_dict() for choice in choices]
   summary['image_check'] = run_image_check(model, config, spec, global_batch)
+  summary['convergence'] = convergence.check(summary['history'])
   if chief:
     image_check.print_check(summary['image_check'])
+    note = convergence.describe(summary['convergence'])
+    if note:
+      print(note, flush=True)
 
 
 def save_outputs(model, config, spec, output, chief, summary,
