@@ -169,12 +169,17 @@ class PeakMemory:
     self._thread.join()
 
 
+def preprocess_command(data_dir, output, num_shards, beam_args):
+  """The `vqa preprocess` command line for the generated input."""
+  return [sys.executable, '-m', 'trainer.app.cli', 'preprocess',
+          '--data-dir', data_dir, '--splits', 'train2014,val2014',
+          '--output', output, '--overwrite',
+          '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,
+          '--num-shards', str(num_shards), *beam_args]
+
+
 def run_pipeline(data_dir, output, num_shards, beam_args):
-  command = [sys.executable, '-m', 'trainer.app.cli', 'preprocess',
-             '--data-dir', data_dir, '--splits', 'train2014,val2014',
-             '--output', output, '--overwrite',
-             '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,
-             '--num-shards', str(num_shards), *beam_args]
+  command = preprocess_command(data_dir, output, num_shards, beam_args)
   cpu_before = child_processes.children_cpu_seconds()
   start = time.perf_counter()
   process = subprocess.Popen(command, env=child_processes.environment(),
