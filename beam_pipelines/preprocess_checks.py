@@ -1,6 +1,11 @@
-"""Checks of a preprocessing run before any work starts: the numbers, the
-input files, and the output folder (refused if it holds an earlier run)."""
+"""Checks of a preprocessing run before any work starts: the Beam options,
+the numbers, the input files, and the output folder (refused if it holds an
+earlier run)."""
+import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import DebugOptions
+from apache_beam.options.pipeline_options import DirectOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from beam_pipelines import layout
 from trainer.contract import errors
@@ -9,6 +14,41 @@ from trainer.contract import record_spec
 
 class ConfigError(errors.UserError):
   """The command line or the inputs it names cannot work."""
+
+
+# Beam versions (major.minor) whose time-based data-buffer flush was shown to
+# drop elements written during a flush (benchmarks/beam_flush_race.py).
+FLUSH_RACE_BEAM_VERSIONS = ('2.77',)
+_FLUSH_RACE = ("Beam {version}'s time-based data-buffer flush drops elements "
+               'written while it flushes (records lost with exit status 0; '
+               'benchmarks/beam_flush_race.py)')
+
+
+def check_beam_args(beam_args, beam_version=beam.__version__):
+  """Refuses the Beam options that lose records on this Beam version.
+
+  Beam's own parser reads them, so `--flag=value`, `--flag value` and
+  comma-separated experiments are all seen.
+  """
+  if '.'.join(beam_version.split('.')[:2]) not in FLUSH_RACE_BEAM_VERSIONS:
+    return
+  options = PipelineOptions(list(beam_args))
+  reason = _FLUSH_RACE.format(version=beam_version)
+  if options.view_as(DirectOptions).direct_running_mode == 'multi_threading':
+    raise ConfigError(f'--direct_running_mode=multi_threading is refused: '
+                      f'{reason}; use in_memory (the default) or '
+                      f'multi_processing')
+  limit = options.view_as(DebugOptions).lookup_experiment(
+      'data_buffer_time_limit_ms')
+  try:
+    limit_ms = int(limit) if limit not in (None, True) else 0
+  except ValueError as e:
+    raise ConfigError(f'--experiments=data_buffer_time_limit_ms={limit}: '
+                      'expected a whole number of milliseconds') from e
+  if limit_ms > 0:
+    raise ConfigError(f'--experiments=data_buffer_time_limit_ms={limit_ms} '
+                      f'is refused: {reason}; leave it out (0, no time-based '
+                      f'flush)')
 
 
 def _check_numbers(config):
