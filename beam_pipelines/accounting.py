@@ -89,6 +89,11 @@ EDGES = {
 # (path, records) list and the outcomes themselves.
 SHARDS_EDGE = 'shards'
 OUTCOMES_EDGE = 'outcomes'
+# Each split's input files: one path listed, so each must arrive once.
+QUESTIONS_FILE_EDGE = 'questions_file'
+ANNOTATIONS_FILE_EDGE = 'annotations_file'
+FILE_EDGES = {QUESTIONS_FILE_EDGE: ('ReadQuestions', 'questions file'),
+              ANNOTATIONS_FILE_EDGE: ('ReadAnnotations', 'annotations file')}
 VOCABULARY_EDGES = (VOCABULARY_RECORDS_EDGE, TOP_ANSWERS_EDGE,
                     ANSWER_COUNTS_EDGE)
 # What the sender of the vocabulary's first edge counts (JoinAnnotations
@@ -163,8 +168,14 @@ def _deciding_step(kind, reason):
   return 'JoinAnnotations'
 
 
-def _edge_losses(split, counters, vocabulary_split):
+def _edge_losses(split, counters, vocabulary_split, labelled):
   problems = []
+  for edge, (reader, what) in FILE_EDGES.items():
+    expected = 0 if edge == ANNOTATIONS_FILE_EDGE and not labelled else 1
+    got = counters.get(flow_counter(split, edge, 'received'), 0)
+    if got != expected:
+      problems.append(f'{split}: {reader} received {got} of the {expected} '
+                      f'{what} path(s) the pipeline listed')
   for edge, (sender, receiver, what) in EDGES.items():
     if edge in VOCABULARY_EDGES and split != vocabulary_split:
       continue
@@ -220,7 +231,8 @@ def _balance_losses(split, entry, num_shards):
   return problems
 
 
-def find_losses(counts, counters, num_shards, vocabulary_split):
+def find_losses(counts, counters, num_shards, vocabulary_split,
+                labelled_splits):
   """Every way a finished run's numbers disagree, each naming its step.
 
   Args:
@@ -229,6 +241,7 @@ def find_losses(counts, counters, num_shards, vocabulary_split):
     num_shards: shard files per split.
     vocabulary_split: the split the vocabulary was built from, or None
       when an answers.json was reused.
+    labelled_splits: the splits read with an annotations file.
 
   Returns:
     A list of one-line problems; empty when everything adds up.
@@ -238,7 +251,8 @@ def find_losses(counts, counters, num_shards, vocabulary_split):
   got = _outcome_counts_of(counters, '', splits)
   problems = []
   for split, entry in counts.items():
-    problems += _edge_losses(split, counters, vocabulary_split)
+    problems += _edge_losses(split, counters, vocabulary_split,
+                             split in labelled_splits)
     problems += _outcome_losses(split, _flat(sent[split]), _flat(got[split]),
                                 _flat(entry))
     problems += _balance_losses(split, entry, num_shards)

@@ -11,7 +11,6 @@ Unknown flags are Beam pipeline options.
 """
 import dataclasses
 import functools
-import sys
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -336,50 +335,6 @@ def read_metadata(output):
     return dataset_info.parse_metadata(f.read().decode('utf-8'), path)
 
 
-def _missing_annotation_problems(counts, config):
-  problems = []
-  for split in config.splits:
-    share = accounting.missing_annotation_share(counts[split])
-    if (config.is_labelled(split) and not config.allow_missing_annotations
-        and share > accounting.MAX_MISSING_ANNOTATION_SHARE):
-      n = counts[split]['rejected'][accounting.MISSING_ANNOTATION]
-      problems.append(
-          f'{split}: {n} of {counts[split]["questions"]} questions '
-          f'({share:.1%}) have no annotation in '
-          f'{config.annotations_path(split)}; check that it and '
-          f'{config.questions_path(split)} are the same split\'s files, or '
-          f'pass --allow-missing-annotations if this is expected')
-  return problems
-
-
-def _set_aside_metadata(output):
-  """Renames metadata.json so that no later step takes the output for good."""
-  path = record_spec.metadata_path(output)
-  failed = path[:-len('.json')] + '.failed.json'
-  FileSystems.rename([path], [failed])
-  return failed
-
-
-def check_run(metadata, counters, config, vocabulary_reused):
-  """Raises AccountingError, after setting metadata.json aside, when the
-  run lost elements between steps or a labelled split lacks annotations."""
-  losses = accounting.find_losses(
-      metadata.counts, counters, config.num_shards,
-      None if vocabulary_reused else config.training_split)
-  problems = losses or _missing_annotation_problems(metadata.counts, config)
-  if not problems:
-    return
-  print(accounting.format_summary(metadata.counts), file=sys.stderr)
-  for problem in problems:
-    print(f'[preprocess] {problem}', file=sys.stderr)
-  failed = _set_aside_metadata(config.output)
-  more = f' (and {len(problems) - 1} more above)' if len(problems) > 1 else ''
-  what = ('elements were lost between steps, so the output is not to be '
-          'trusted: ' if losses else '')
-  raise accounting.AccountingError(
-      f'{what}{problems[0]}{more}; metadata.json set aside as {failed}')
-
-
 def run_preprocess(config, beam_args=(), between_steps=None):
   """Validates, runs the pipeline to completion, checks its accounting.
 
@@ -401,7 +356,8 @@ def run_preprocess(config, beam_args=(), between_steps=None):
   result.wait_until_finish()
   metadata = read_metadata(config.output)
   counters = beam_run.beam_counters(result)
-  check_run(metadata, counters, config, vocabulary_reused=vocabulary is not None)
+  preprocess_checks.check_run(metadata, counters, config,
+                              vocabulary_reused=vocabulary is not None)
   return metadata, counters
 
 

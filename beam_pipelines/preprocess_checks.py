@@ -1,12 +1,15 @@
-"""Checks of a preprocessing run before any work starts: the Beam options,
+"""Checks of a preprocessing run: before any work starts, the Beam options,
 the numbers, the input files, and the output folder (refused if it holds an
-earlier run)."""
+earlier run); after the run, its accounting (check_run)."""
+import sys
+
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DebugOptions
 from apache_beam.options.pipeline_options import DirectOptions
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_pipelines import accounting
 from beam_pipelines import layout
 from trainer.contract import errors
 from trainer.contract import record_spec
@@ -121,3 +124,48 @@ def validate(config):
   """Checks the configuration and the inputs before any work starts."""
   _check_numbers(config)
   _check_inputs_exist(config)
+
+
+def _missing_annotation_problems(counts, config):
+  problems = []
+  for split in config.splits:
+    share = accounting.missing_annotation_share(counts[split])
+    if (config.is_labelled(split) and not config.allow_missing_annotations
+        and share > accounting.MAX_MISSING_ANNOTATION_SHARE):
+      n = counts[split]['rejected'][accounting.MISSING_ANNOTATION]
+      problems.append(
+          f'{split}: {n} of {counts[split]["questions"]} questions '
+          f'({share:.1%}) have no annotation in '
+          f'{config.annotations_path(split)}; check that it and '
+          f'{config.questions_path(split)} are the same split\'s files, or '
+          f'pass --allow-missing-annotations if this is expected')
+  return problems
+
+
+def _set_aside_metadata(output):
+  """Renames metadata.json so that no later step takes the output for good."""
+  path = record_spec.metadata_path(output)
+  failed = path[:-len('.json')] + '.failed.json'
+  FileSystems.rename([path], [failed])
+  return failed
+
+
+def check_run(metadata, counters, config, vocabulary_reused):
+  """Raises AccountingError, after setting metadata.json aside, when the
+  run lost elements between steps or a labelled split lacks annotations."""
+  losses = accounting.find_losses(
+      metadata.counts, counters, config.num_shards,
+      None if vocabulary_reused else config.training_split,
+      [split for split in config.splits if config.is_labelled(split)])
+  problems = losses or _missing_annotation_problems(metadata.counts, config)
+  if not problems:
+    return
+  print(accounting.format_summary(metadata.counts), file=sys.stderr)
+  for problem in problems:
+    print(f'[preprocess] {problem}', file=sys.stderr)
+  failed = _set_aside_metadata(config.output)
+  more = f' (and {len(problems) - 1} more above)' if len(problems) > 1 else ''
+  what = ('elements were lost between steps, so the output is not to be '
+          'trusted: ' if losses else '')
+  raise accounting.AccountingError(
+      f'{what}{problems[0]}{more}; metadata.json set aside as {failed}')

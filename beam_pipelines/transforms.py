@@ -45,6 +45,13 @@ class _KeyQuestions(beam.DoFn):
     yield record['question_id'], record
 
 
+def _stream_file(path, key, split, edge):
+  """The records of the JSON file at `path`, its arrival counted: a lost
+  path would otherwise read as an empty file."""
+  outcome_tags.received(split, edge)
+  yield from vqa_json.iter_records(path, key)
+
+
 class ReadQuestions(beam.PTransform):
   """Reads a questions file into (question_id, record), tagged outputs too.
 
@@ -61,8 +68,9 @@ class ReadQuestions(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
-                                          layout.QUESTIONS_KEY)
+        | 'StreamRecords' >> beam.FlatMap(_stream_file, layout.QUESTIONS_KEY,
+                                          self._split,
+                                          accounting.QUESTIONS_FILE_EDGE)
         | 'CheckAndKey' >> beam.ParDo(_KeyQuestions(self._split)).with_outputs(
             OUTCOMES, REJECTED, main='questions'))
 
@@ -94,8 +102,9 @@ class ReadAnnotations(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
-                                          layout.ANNOTATIONS_KEY)
+        | 'StreamRecords' >> beam.FlatMap(_stream_file,
+                                          layout.ANNOTATIONS_KEY, self._split,
+                                          accounting.ANNOTATIONS_FILE_EDGE)
         | 'CheckAndKey' >> beam.FlatMap(_key_annotation, self._split)
         .with_outputs(OUTCOMES, main='annotations'))
 

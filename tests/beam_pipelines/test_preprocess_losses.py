@@ -64,9 +64,16 @@ def _losing(split_to_hit, edge_to_hit):
   return between_steps
 
 
-def test_a_clean_run_adds_up(data_dir, tmp_path):
-  metadata, counters = preprocess.run_preprocess(
-      _config(data_dir, tmp_path), IN_MEMORY)
+@pytest.fixture(scope='module')
+def clean_run(data_dir, tmp_path_factory):
+  return preprocess.run_preprocess(
+      _config(data_dir, tmp_path_factory.mktemp('clean')), IN_MEMORY)
+
+
+def test_a_clean_run_adds_up(clean_run):
+  metadata, counters = clean_run
+  assert accounting.find_losses(metadata.counts, counters, 2, 'train2014',
+                                SPLITS) == []
   val = metadata.counts['val2014']
   assert val['written'] == 10
   assert val['events'][accounting.ANNOTATIONS_READ] == 10
@@ -97,6 +104,25 @@ def test_elements_lost_between_two_steps_fail_the_run_naming_the_step(
   # `vqa train` finds no metadata.json, as after a killed run.
   assert not os.path.exists(record_spec.metadata_path(str(tmp_path)))
   assert os.path.exists(os.path.join(str(tmp_path), 'metadata.failed.json'))
+
+
+@pytest.mark.parametrize('edge, step_named', [
+    (accounting.QUESTIONS_FILE_EDGE, 'ReadQuestions received 0 of the 1 '
+     'questions file'),
+    (accounting.ANNOTATIONS_FILE_EDGE, 'ReadAnnotations received 0 of the 1 '
+     'annotations file'),
+])
+def test_an_input_file_path_lost_before_it_is_read_is_named(clean_run, edge,
+                                                            step_named):
+  """Beam dropping the one-path bundle would otherwise read as an empty file
+  (a whole split gone, or every question missing its annotation)."""
+  metadata, counters = clean_run
+  counters = dict(counters)
+  counters[accounting.flow_counter('val2014', edge, 'received')] = 0
+  problems = accounting.find_losses(metadata.counts, counters, 2, 'train2014',
+                                    SPLITS)
+  assert [p for p in problems if step_named in p] == [
+      f'val2014: {step_named} path(s) the pipeline listed']
 
 
 def test_lost_annotations_are_not_reported_as_missing(data_dir, tmp_path):
