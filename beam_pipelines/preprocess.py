@@ -354,6 +354,7 @@ def run_preprocess(config, beam_args=(), between_steps=None):
                  between_steps)
   result = pipeline.run()
   result.wait_until_finish()
+  preprocess_checks.check_metadata_written(config)
   metadata = read_metadata(config.output)
   counters = beam_run.beam_counters(result)
   preprocess_checks.check_run(metadata, counters, config,

@@ -150,6 +150,17 @@ def _set_aside_metadata(output):
   return failed
 
 
+def check_metadata_written(config):
+  """Raises AccountingError unless the run's last step wrote metadata.json
+  (it does not when the outcome counts never reach it)."""
+  path = record_spec.metadata_path(config.output)
+  if not FileSystems.exists(path):
+    raise accounting.AccountingError(
+        f'elements were lost between steps, so the output is not to be '
+        f'trusted: WriteMetadata wrote no {path} (the counts of the '
+        f'outcomes never reached it)')
+
+
 def check_run(metadata, counters, config, vocabulary_reused):
   """Raises AccountingError, after setting metadata.json aside, when the
   run lost elements between steps or a labelled split lacks annotations."""

@@ -125,6 +125,12 @@ def test_an_input_file_path_lost_before_it_is_read_is_named(clean_run, edge,
       f'val2014: {step_named} path(s) the pipeline listed']
 
 
+def test_a_run_that_wrote_no_metadata_fails_naming_the_step(tmp_path):
+  with pytest.raises(accounting.AccountingError,
+                     match='WriteMetadata wrote no .*metadata.json'):
+    preprocess_checks.check_metadata_written(_config('', tmp_path))
+
+
 def test_lost_annotations_are_not_reported_as_missing(data_dir, tmp_path):
   DROPPED.clear()
   with pytest.raises(accounting.AccountingError) as error:
