@@ -43,10 +43,9 @@ def pipeline_options(beam_args):
 
   In memory, bundles pass between steps without gRPC or extra processes,
   which on a small machine costs the least CPU. The multi_threading mode was
-  1.3-1.8x faster on 2 cores, but it lost records between steps in two of
-  four runs of 15,000 questions and in a full-size run (caught by the
-  accounting: exit status 1), so it is left to an explicit
-  --direct_running_mode (benchmarks/RESULTS.md).
+  1.3-1.8x faster on 2 cores, but Beam 2.77's time-based data-buffer flush
+  drops elements in it, so preprocess_checks.check_beam_args refuses it
+  (benchmarks/beam_flush_race.py, benchmarks/RESULTS.md).
   """
   options = PipelineOptions(beam_args)
   standard = options.view_as(StandardOptions)

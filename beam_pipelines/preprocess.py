@@ -8,6 +8,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_pipelines import accounting
 from beam_pipelines import beam_run
+from beam_pipelines import outcome_tags
 from beam_pipelines import preprocess_checks
 from beam_pipelines import sinks
 from beam_pipelines import tokenization
@@ -58,7 +59,21 @@ def write_tokenizer_files(tokenizer_files, output):
   return directory
 
 
-def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
+def split_counts(outcome_counts, shard_counts, splits):
+  """metadata's counts: the outcomes, plus the shard writer's own count of
+  the records in each split's shard files ([(split, path, records)])."""
+  counts = accounting.build_counts(outcome_counts, splits)
+  for split, _, records in shard_counts:
+    events = counts[split]['events']
+    events[accounting.RECORDS_IN_SHARDS] = (
+        events.get(accounting.RECORDS_IN_SHARDS, 0) + records)
+    events[accounting.SHARDS_WRITTEN] = (
+        events.get(accounting.SHARDS_WRITTEN, 0) + 1)
+  return counts
+
+
+def build_metadata(outcome_counts, vocabulary, config, tokenizer_info,
+                   shard_counts=()):
   return dataset_info.DatasetMetadata(
       config=dataclasses.asdict(config),
       tokenizer=dataset_info.TokenizerInfo(**tokenizer_info),
@@ -66,7 +81,7 @@ def build_metadata(outcome_counts, vocabulary, config, tokenizer_info):
           num_answers=len(vocabulary['answers']),
           source_split=(config.training_split if not config.answers
                         else config.answers)),
-      counts=accounting.build_counts(outcome_counts, config.splits),
+      counts=split_counts(outcome_counts, shard_counts, config.splits),
       features=tuple(record_spec.describe_features(
           config.max_question_tokens, len(vocabulary['answers']))),
       shards={split: record_spec.shard_glob(config.output, split)
@@ -84,23 +99,31 @@ def input_files(config, split):
                    if config.is_labelled(split) else ''))
 
 
-def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info):
-  metadata = build_metadata(outcome_counts, vocabulary, config, tokenizer_info)
+def _write_metadata(outcome_counts, vocabulary, config, tokenizer_info,
+                    shard_counts):
+  metadata = build_metadata(outcome_counts, vocabulary, config, tokenizer_info,
+                            shard_counts)
   return write_json_text(dataset_info.metadata_text(metadata),
                          record_spec.metadata_path(config.output))
 
 
-def _read_and_join(pipeline, split, config):
+def _no_tap(split, edge, elements):  # pylint: disable=unused-argument
+  return elements
+
+
+def _read_and_join(pipeline, split, config, tap):
   """Reads a split's questions (and annotations) and joins them."""
   label = lambda name: f'{name}[{split}]'
   questions = pipeline | label('ReadQuestions') >> transforms.ReadQuestions(
       split, config.questions_path(split))
-  to_join = {'questions': questions.questions}
+  to_join = {'questions': tap(split, accounting.QUESTIONS_EDGE,
+                              questions.questions)}
   outcomes = [questions[transforms.OUTCOMES]]
   if config.is_labelled(split):
     annotations = pipeline | label('ReadAnnotations') >> (
         transforms.ReadAnnotations(split, config.annotations_path(split)))
-    to_join['annotations'] = annotations.annotations
+    to_join['annotations'] = tap(split, accounting.ANNOTATIONS_EDGE,
+                                 annotations.annotations)
     outcomes.append(annotations[transforms.OUTCOMES])
   joined = to_join | label('JoinAnnotations') >> transforms.JoinAnnotations(
       split, config.is_labelled(split))
@@ -115,31 +138,46 @@ def _image_source(split, config):
                                   config.max_image_pixels)
 
 
-def _encode_and_write(records, split, config, vocabulary, tokenizer_files):
-  """Labels and tokenises one split's records, then encodes and writes them."""
+def _encode_and_write(records, split, config, vocabulary, tokenizer_files,
+                      tap):
+  """Labels and tokenises one split's records, then encodes and writes them.
+
+  Returns:
+    (outcomes, rejected, shard counts [(split, path, records)]).
+  """
   label = lambda name: f'{name}[{split}]'
-  labelled = records | label('AssignLabels') >> transforms.AssignLabels(
-      vocabulary, is_training=(split == config.training_split))
-  tokenized = labelled.records | label('Tokenize') >> beam.ParDo(
-      transforms.TokenizeQuestions(tokenizer_files, config.max_question_tokens)
-  ).with_outputs(transforms.OUTCOMES, main='records')
-  written = tokenized.records | label('WriteShards') >> (
+  labelled = tap(split, accounting.JOINED_EDGE, records) | label(
+      'AssignLabels') >> transforms.AssignLabels(
+          vocabulary, is_training=(split == config.training_split))
+  tokenized = tap(split, accounting.LABELLED_EDGE, labelled.records) | label(
+      'Tokenize') >> beam.ParDo(transforms.TokenizeQuestions(
+          tokenizer_files, config.max_question_tokens)).with_outputs(
+              transforms.OUTCOMES, main='records')
+  written = tap(split, accounting.TOKENIZED_EDGE, tokenized.records) | label(
+      'WriteShards') >> (
       write_shards.WriteExampleShards(
           _image_source(split, config),
           record_spec.shard_prefix(config.output, split), config.num_shards,
           config.max_question_tokens, vocabulary))
   outcomes = [labelled[transforms.OUTCOMES], tokenized[transforms.OUTCOMES],
               written[transforms.OUTCOMES]]
-  return outcomes, written[transforms.REJECTED]
+  shard_counts = tap(split, accounting.SHARDS_EDGE, written.shards) | label(
+      'NameShards') >> beam.MapTuple(
+          lambda path, records: (split, path, records))
+  return outcomes, written[transforms.REJECTED], shard_counts
 
 
-def _write_rejected(rejected, split, config):
+def _key_rejected(record):
+  outcome_tags.received(record['split'], accounting.REJECTED_EDGE)
+  return record['question_id'], record
+
+
+def _write_rejected(rejected, split, config, tap):
   label = lambda name: f'{name}[{split}]'
+  flat = rejected | label('FlattenRejected') >> beam.Flatten()
   return (
-      rejected
-      | label('FlattenRejected') >> beam.Flatten()
-      | label('KeyRejected') >> beam.Map(
-          lambda record: (record['question_id'], record))
+      tap(split, accounting.REJECTED_EDGE, flat)
+      | label('KeyRejected') >> beam.Map(_key_rejected)
       | label('WriteRejected') >> sinks.WriteShards(
           record_spec.rejected_prefix(config.output, split), 1, '.jsonl',
           frame=sinks.jsonl_line,
@@ -147,30 +185,42 @@ def _write_rejected(rejected, split, config):
 
 
 def build_pipeline(pipeline, config, tokenizer_files, tokenizer_info,
-                   vocabulary=None):
-  """Adds every step; `vocabulary` is given when reusing an answers.json."""
-  outcomes = []
+                   vocabulary=None, between_steps=None):
+  """Adds every step; `vocabulary` is given when reusing an answers.json.
+
+  `between_steps(split, edge, pcollection)` returns what the next step
+  reads instead of `pcollection` (edges: accounting.EDGES, SHARDS_EDGE and
+  OUTCOMES_EDGE with split None); tests use it to lose elements on purpose.
+  """
+  tap = between_steps or _no_tap
+  outcomes, shard_counts = [], []
   vocabulary_pc = None
   if vocabulary is not None:
     vocabulary_pc = pipeline | 'ReuseVocabulary' >> beam.Create([vocabulary])
   for split in config.splits:
-    records, split_outcomes, rejected = _read_and_join(pipeline, split, config)
+    records, split_outcomes, rejected = _read_and_join(pipeline, split, config,
+                                                       tap)
     if vocabulary_pc is None:
-      vocabulary_pc = records | 'BuildVocabulary' >> transforms.BuildVocabulary(
-          config.top_answers)
-    more_outcomes, more_rejected = _encode_and_write(
-        records, split, config, vocabulary_pc, tokenizer_files)
-    _write_rejected(rejected + [more_rejected], split, config)
+      vocabulary_pc = tap(
+          split, accounting.VOCABULARY_RECORDS_EDGE, records
+      ) | 'BuildVocabulary' >> transforms.BuildVocabulary(config.top_answers,
+                                                          split)
+    more_outcomes, more_rejected, shards = _encode_and_write(
+        records, split, config, vocabulary_pc, tokenizer_files, tap)
+    _write_rejected(rejected + [more_rejected], split, config, tap)
     outcomes += split_outcomes + more_outcomes
+    shard_counts.append(shards)
   _ = vocabulary_pc | 'WriteAnswers' >> beam.Map(
       write_answers, record_spec.answers_path(config.output))
+  all_shards = shard_counts | 'FlattenShardCounts' >> beam.Flatten()
+  flat_outcomes = outcomes | 'FlattenOutcomes' >> beam.Flatten()
   _ = (
-      outcomes
-      | 'FlattenOutcomes' >> beam.Flatten()
+      tap(None, accounting.OUTCOMES_EDGE, flat_outcomes)
       | 'CountOutcomes' >> transforms.CountOutcomes()
       | 'WriteMetadata' >> beam.Map(
           _write_metadata, vocabulary=beam.pvalue.AsSingleton(vocabulary_pc),
-          config=config, tokenizer_info=tokenizer_info))
+          config=config, tokenizer_info=tokenizer_info,
+          shard_counts=beam.pvalue.AsList(all_shards)))
 
 
 def tokenizer_summary(config, tokenizer_files):
@@ -188,12 +238,13 @@ def read_metadata(output):
     return dataset_info.parse_metadata(f.read().decode('utf-8'), path)
 
 
-def run_preprocess(config, beam_args=()):
-  """Validates, runs the pipeline to completion.
+def run_preprocess(config, beam_args=(), between_steps=None):
+  """Validates, runs the pipeline to completion, checks its accounting.
 
   Returns:
     (metadata, counters): the DatasetMetadata written and the Beam counters.
   """
+  preprocess_checks.check_beam_args(beam_args)
   preprocess_checks.validate(config)
   vocabulary = load_vocabulary(config.answers) if config.answers else None
   tokenizer_files = tokenization.resolve_tokenizer_files(config.tokenizer)
@@ -202,10 +253,16 @@ def run_preprocess(config, beam_args=()):
   tokenizer_info['dir'] = write_tokenizer_files(tokenizer_files, config.output)
   pipeline = beam.Pipeline(
       options=beam_run.pipeline_options(list(beam_args)))
-  build_pipeline(pipeline, config, tokenizer_files, tokenizer_info, vocabulary)
+  build_pipeline(pipeline, config, tokenizer_files, tokenizer_info, vocabulary,
+                 between_steps)
   result = pipeline.run()
   result.wait_until_finish()
-  return read_metadata(config.output), beam_run.beam_counters(result)
+  preprocess_checks.check_metadata_written(config)
+  metadata = read_metadata(config.output)
+  counters = beam_run.beam_counters(result)
+  preprocess_checks.check_run(metadata, counters, config,
+                              vocabulary_reused=vocabulary is not None)
+  return metadata, counters
 
 
 def input_error_message(error):

@@ -90,6 +90,10 @@ class PreprocessConfig:
           'help': 'reject larger images (decompression bombs)'})
   overwrite: bool = dataclasses.field(default=False, metadata={
       'help': 'replace the outputs of an earlier run in --output'})
+  allow_missing_annotations: bool = dataclasses.field(default=False, metadata={
+      'help': 'accept a labelled split where over 5 per cent of the '
+              'questions have no annotation (otherwise the run fails, naming '
+              'the two files)'})
 
   def questions_path(self, split):
     return self.questions.get(split) or layout.questions_path(self.data_dir,

@@ -33,8 +33,7 @@ class _KeyQuestions(beam.DoFn):
     self._split = split
 
   def process(self, record):
-    yield beam.pvalue.TaggedOutput(
-        OUTCOMES, accounting.outcome(self._split, accounting.READ))
+    yield outcome_tags.outcome(self._split, accounting.READ)
     problem = vqa_json.check_question(record)
     if problem:
       get = record.get if isinstance(record, dict) else (lambda key: None)
@@ -42,7 +41,15 @@ class _KeyQuestions(beam.DoFn):
           self._split, _int_or_none(get('question_id')),
           _int_or_none(get('image_id')), problem)
       return
+    outcome_tags.sent(self._split, accounting.QUESTIONS_EDGE)
     yield record['question_id'], record
+
+
+def _stream_file(path, key, split, edge):
+  """The records of the JSON file at `path`, its arrival counted: a lost
+  path would otherwise read as an empty file."""
+  outcome_tags.received(split, edge)
+  yield from vqa_json.iter_records(path, key)
 
 
 class ReadQuestions(beam.PTransform):
@@ -61,21 +68,25 @@ class ReadQuestions(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
-                                          layout.QUESTIONS_KEY)
+        | 'StreamRecords' >> beam.FlatMap(_stream_file, layout.QUESTIONS_KEY,
+                                          self._split,
+                                          accounting.QUESTIONS_FILE_EDGE)
         | 'CheckAndKey' >> beam.ParDo(_KeyQuestions(self._split)).with_outputs(
             OUTCOMES, REJECTED, main='questions'))
 
 
 def _key_annotation(record, split):
+  yield outcome_tags.event(split, accounting.ANNOTATIONS_READ)
   if not vqa_json.check_annotation(record):
     question_id = (_int_or_none(record.get('question_id'))
                    if isinstance(record, dict) else None)
     if question_id is None:
       yield outcome_tags.event(split, accounting.MALFORMED_ANNOTATION_RECORDS)
       return
+    outcome_tags.sent(split, accounting.ANNOTATIONS_EDGE)
     yield question_id, None  # Known question, unusable annotation.
     return
+  outcome_tags.sent(split, accounting.ANNOTATIONS_EDGE)
   yield record['question_id'], vqa_json.slim_annotation(record)
 
 
@@ -91,8 +102,9 @@ class ReadAnnotations(beam.PTransform):
     return (
         pipeline
         | 'ListFile' >> beam.Create([self._path])
-        | 'StreamRecords' >> beam.FlatMap(vqa_json.iter_records,
-                                          layout.ANNOTATIONS_KEY)
+        | 'StreamRecords' >> beam.FlatMap(_stream_file,
+                                          layout.ANNOTATIONS_KEY, self._split,
+                                          accounting.ANNOTATIONS_FILE_EDGE)
         | 'CheckAndKey' >> beam.FlatMap(_key_annotation, self._split)
         .with_outputs(OUTCOMES, main='annotations'))
 
@@ -142,9 +154,23 @@ def resolve_question(grouped, split, labelled):
   question_id, group = grouped
   questions = sorted(group['questions'], key=_canonical)
   annotations = list(group.get('annotations', ()))
+  outcome_tags.received(split, accounting.QUESTIONS_EDGE, len(questions))
+  outcome_tags.received(split, accounting.ANNOTATIONS_EDGE, len(annotations))
+  # Every annotation read is joined or has no question (accounting checks).
+  annotations_fate = (accounting.ANNOTATIONS_JOINED if questions else
+                      accounting.ANNOTATION_WITHOUT_QUESTION)
+  for _ in annotations:
+    yield outcome_tags.event(split, annotations_fate)
   if not questions:
-    yield outcome_tags.event(split, accounting.ANNOTATION_WITHOUT_QUESTION)
     return
+  for record in _resolve_question(question_id, questions, annotations, split,
+                                  labelled):
+    if isinstance(record, dict):
+      outcome_tags.sent(split, accounting.JOINED_EDGE)
+    yield record
+
+
+def _resolve_question(question_id, questions, annotations, split, labelled):
   question, duplicates = questions[0], questions[1:]
   for duplicate in duplicates:
     yield from outcome_tags.reject(split, question_id, duplicate['image_id'],
@@ -189,45 +215,52 @@ class JoinAnnotations(beam.PTransform):
                 OUTCOMES, REJECTED, main='records'))
 
 
-class _Reversed:
-  """Orders strings in reverse, so that Top.Of breaks count ties by name."""
-
-  def __init__(self, text):
-    self.text = text
-
-  def __lt__(self, other):
-    return self.text > other.text
-
-  def __eq__(self, other):
-    return self.text == other.text
-
-
-def _vocabulary_rank(answer_count):
-  answer, count = answer_count
-  return count, _Reversed(answer)
-
-
 def vocabulary_from_top(top):
   """{'answers': [...], 'counts': [...]} from [(answer, count)], best first."""
   return {'answers': [answer for answer, _ in top],
           'counts': [count for _, count in top]}
 
 
-class BuildVocabulary(beam.PTransform):
-  """The top-K most common answers of the training split's records."""
+def _top_answer(record, split):
+  outcome_tags.received(split, accounting.VOCABULARY_RECORDS_EDGE)
+  if record['top_answer']:
+    outcome_tags.sent(split, accounting.TOP_ANSWERS_EDGE)
+    yield record['top_answer']
 
-  def __init__(self, top_answers):
+
+def _counted_answer(answer_count, split):
+  outcome_tags.received(split, accounting.TOP_ANSWERS_EDGE, answer_count[1])
+  outcome_tags.sent(split, accounting.ANSWER_COUNTS_EDGE)
+  return answer_count
+
+
+def top_k(answer_counts, k, split):
+  """The k most common (answer, count), ties broken by name."""
+  outcome_tags.received(split, accounting.ANSWER_COUNTS_EDGE,
+                        len(answer_counts))
+  return sorted(answer_counts, key=lambda pair: (-pair[1], pair[0]))[:k]
+
+
+class BuildVocabulary(beam.PTransform):
+  """The top-K most common answers of the training split's records.
+
+  All distinct answers meet in one list (tens of thousands at VQA v2's full
+  size), so that the step can count what it received.
+  """
+
+  def __init__(self, top_answers, split):
     super().__init__()
     self._top_answers = top_answers
+    self._split = split
 
   def expand(self, records):
     return (
         records
-        | 'TopAnswer' >> beam.Map(lambda record: record['top_answer'])
-        | 'DropEmpty' >> beam.Filter(bool)
+        | 'TopAnswer' >> beam.FlatMap(_top_answer, self._split)
         | 'CountAnswers' >> beam.combiners.Count.PerElement()
-        | 'TopK' >> beam.combiners.Top.Of(self._top_answers,
-                                          key=_vocabulary_rank)
+        | 'CountedAnswers' >> beam.Map(_counted_answer, self._split)
+        | 'AllCounts' >> beam.combiners.ToList()
+        | 'TopK' >> beam.Map(top_k, self._top_answers, self._split)
         | 'ToVocabulary' >> beam.Map(vocabulary_from_top))
 
 
@@ -238,16 +271,18 @@ def answer_index(vocabulary):
 def assign_label(record, vocabulary, index, is_training):
   """Adds `label` and soft `scores`; filters training questions outside it."""
   answers = vocabulary['answers']
+  split = record['split']
+  outcome_tags.received(split, accounting.JOINED_EDGE)
   labelled = dict(record)
   labelled['label'] = index.get(record['top_answer'], record_spec.UNLABELLED)
   labelled['scores'] = vqa_metric.soft_scores(record['human_answers'], answers)
-  split = record['split']
   if record['human_answers'] and labelled['label'] == record_spec.UNLABELLED:
     if is_training:
-      yield beam.pvalue.TaggedOutput(OUTCOMES, accounting.outcome(
-          split, accounting.FILTERED, accounting.ANSWER_NOT_IN_VOCABULARY))
+      yield outcome_tags.outcome(split, accounting.FILTERED,
+                                 accounting.ANSWER_NOT_IN_VOCABULARY)
       return
     yield outcome_tags.event(split, accounting.LABEL_OUTSIDE_VOCABULARY)
+  outcome_tags.sent(split, accounting.LABELLED_EDGE)
   yield labelled
 
 
@@ -282,6 +317,7 @@ class TokenizeQuestions(beam.DoFn):
         self._tokenizer_files, self._max_question_tokens)
 
   def process(self, record):
+    outcome_tags.received(record['split'], accounting.LABELLED_EDGE)
     ids, mask, truncated = self._tokenizer.encode(record['question'])
     if truncated:
       self._truncated.inc()
@@ -289,6 +325,7 @@ class TokenizeQuestions(beam.DoFn):
     tokenized = dict(record)
     tokenized['input_ids'] = ids
     tokenized['attention_mask'] = mask
+    outcome_tags.sent(record['split'], accounting.TOKENIZED_EDGE)
     yield tokenized
 
 

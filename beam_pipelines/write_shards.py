@@ -89,6 +89,18 @@ def group_by_image(records):
           for image_id, group in sorted(by_image.items())]
 
 
+class _FrameCounter:
+  """A shard file that counts the TFRecord frames written to it."""
+
+  def __init__(self, file):
+    self._file = file
+    self.frames = 0
+
+  def write(self, frame):
+    self._file.write(frame)
+    self.frames += 1
+
+
 class _EncodeAndWriteShard(beam.DoFn):
   """Writes one shard: encodes each of its images once, then its Examples."""
 
@@ -122,11 +134,10 @@ class _EncodeAndWriteShard(beam.DoFn):
                                        problem.reason, problem.detail)
       return
     self._image_bytes.update(len(jpeg))
-    written = accounting.outcome(split, accounting.WRITTEN)
     for record in records:
       file.write(shard_files.tfrecord_frame(record_spec.make_joined_example(
           record, jpeg, self._max_question_tokens, num_answers)))
-      yield beam.pvalue.TaggedOutput(outcome_tags.OUTCOMES, written)
+      yield outcome_tags.outcome(split, accounting.WRITTEN)
 
   def process(self, keyed_records, vocabulary):
     # Imported here: FileSystems pulls in every registered file system.
@@ -135,11 +146,15 @@ class _EncodeAndWriteShard(beam.DoFn):
     path = shard_files.shard_path(self._prefix, index, self._num_shards,
                                   record_spec.SHARD_SUFFIX)
     num_answers = len(vocabulary['answers'])
+    outcome_tags.received(self._source.split, accounting.TOKENIZED_EDGE,
+                          len(grouped['records']))
     groups = group_by_image(grouped['records'])
     with FileSystems.create(path, compression_type=CompressionTypes.GZIP) as f:
+      shard = _FrameCounter(f)
       for image_id, records in groups:
-        yield from self._image_outcomes(image_id, records, f, num_answers)
-    yield path, sum(len(records) for _, records in groups)
+        yield from self._image_outcomes(image_id, records, shard, num_answers)
+    # The writer's own count of frames, reconciled with the WRITTEN outcomes.
+    yield path, shard.frames
 
 
 class WriteExampleShards(beam.PTransform):

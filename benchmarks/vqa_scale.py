@@ -169,12 +169,17 @@ class PeakMemory:
     self._thread.join()
 
 
+def preprocess_command(data_dir, output, num_shards, beam_args):
+  """The `vqa preprocess` command line for the generated input."""
+  return [sys.executable, '-m', 'trainer.app.cli', 'preprocess',
+          '--data-dir', data_dir, '--splits', 'train2014,val2014',
+          '--output', output, '--overwrite',
+          '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,
+          '--num-shards', str(num_shards), *beam_args]
+
+
 def run_pipeline(data_dir, output, num_shards, beam_args):
-  command = [sys.executable, '-m', 'trainer.app.cli', 'preprocess',
-             '--data-dir', data_dir, '--splits', 'train2014,val2014',
-             '--output', output, '--overwrite',
-             '--image-size', str(IMAGE_SIZE), '--image-pattern', SHARED_IMAGE,
-             '--num-shards', str(num_shards), *beam_args]
+  command = preprocess_command(data_dir, output, num_shards, beam_args)
   cpu_before = child_processes.children_cpu_seconds()
   start = time.perf_counter()
   process = subprocess.Popen(command, env=child_processes.environment(),
@@ -183,10 +188,12 @@ def run_pipeline(data_dir, output, num_shards, beam_args):
   with PeakMemory(process.pid) as memory:
     stdout, stderr = process.communicate()
   wall = time.perf_counter() - start
-  if process.returncode and 'UNACCOUNTED' not in stdout:
+  lost = 'UNACCOUNTED' in stdout or 'lost between steps' in stderr
+  if process.returncode and not lost:
     raise RuntimeError(f'{shlex.join(command)} failed:\n{stderr[-4000:]}')
   launcher = memory.peaks.pop(process.pid)
-  # Exit status 1 with UNACCOUNTED: the figures still count, and say so.
+  # A run that lost elements (UNACCOUNTED before, an AccountingError now):
+  # the figures still count, and say so.
   return {'command': shlex.join(command), 'exit_status': process.returncode,
           'wall_s': wall,
           'cpu_s': child_processes.children_cpu_seconds() - cpu_before,

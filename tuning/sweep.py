@@ -26,6 +26,8 @@ import time
 import trainer  # pylint: disable=unused-import,g-bad-import-order
 import ray
 from ray import tune
+from ray.tune.logger import CSVLoggerCallback
+from ray.tune.logger import JsonLoggerCallback
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
@@ -176,13 +178,16 @@ def _tuner(trainable, param_space, options, kind, default_point, callbacks):
       # A trial's process imports TensorFlow and the trainer (seconds);
       # reused actors pay it once.
       reuse_actors=True)
+  # Ray's CSV and JSON loggers; its automatic TensorBoard one is off
+  # (tune_trainable).
+  loggers = [CSVLoggerCallback(), JsonLoggerCallback()]
   run_config = tune.RunConfig(
       name=options.experiment(kind), storage_path=options.storage,
       failure_config=tune.FailureConfig(max_failures=options.max_failures),
       # Ray snapshots the experiment each time a trial has replaced its
       # num_to_keep checkpoints (so a resume never points at a deleted one).
       checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-      callbacks=list(callbacks), verbose=options.verbose)
+      callbacks=loggers + list(callbacks), verbose=options.verbose)
   return tune.Tuner(trainable, param_space=param_space,
                     tune_config=tune_config, run_config=run_config)
 
@@ -203,6 +208,10 @@ def tune_trainable(trainable, param_space, options, kind, default_point,
   # Short epochs make those snapshots frequent; Ray warns about each burst.
   os.environ.setdefault(
       'TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S', '0')
+  # No automatic TensorBoard logger: each trial's HParams record is the
+  # trainer's (trials.hparams_callback, beside its TensorBoard logs); with
+  # both, TensorBoard listed every trial twice. _tuner adds the other two.
+  os.environ['TUNE_DISABLE_AUTO_CALLBACK_LOGGERS'] = '1'
   exists = tune.Tuner.can_restore(path)
   if options.resume:
     if not exists:

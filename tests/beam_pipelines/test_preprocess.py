@@ -87,7 +87,9 @@ def _test_split(data_dir):
 def _config(data_dir, output, **overrides):
   values = dict(data_dir=str(data_dir), output=str(output), splits=SPLITS,
                 top_answers=5, max_question_tokens=L, image_size=32,
-                num_shards=3)
+                num_shards=3,
+                # One train question of 18 has no annotation on purpose.
+                allow_missing_annotations=True)
   values.update(overrides)
   return preprocess.PreprocessConfig(**values)
 

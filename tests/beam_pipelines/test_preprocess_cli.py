@@ -107,3 +107,13 @@ def test_reused_vocabulary_and_per_split_overrides(tmp_path, capsys):
   metadata = preprocess.run_preprocess(config, [IN_MEMORY])[0].to_json()
   assert metadata['counts']['val2014']['written'] == 1
   assert metadata['answers']['source_split'].endswith('answers.json')
+
+
+def test_help_renders_every_flag(capsys):
+  """argparse expands '%' in help texts: one stray sign breaks --help."""
+  with pytest.raises(SystemExit) as exit_info:
+    cli.main(['preprocess', '--help'])
+  assert exit_info.value.code == 0
+  out = capsys.readouterr().out
+  assert '--allow-missing-annotations' in out
+  assert '5 per cent' in out

@@ -81,7 +81,11 @@ def test_join_accounts_for_every_question():
           (accounting.REJECTED, accounting.IMAGE_ID_MISMATCH),
           (accounting.REJECTED, accounting.MALFORMED_ANNOTATION),
           (accounting.EVENT, accounting.ANNOTATION_WITHOUT_QUESTION),
-          (accounting.EVENT, accounting.MALFORMED_ANNOTATION_RECORDS)],
+          (accounting.EVENT, accounting.MALFORMED_ANNOTATION_RECORDS)] + [
+              # 6 read = 4 joined (1, 2, 6, 7) + 1 without question (99)
+              # + 1 without a question id.
+              (accounting.EVENT, accounting.ANNOTATIONS_READ)] * 6 + [
+              (accounting.EVENT, accounting.ANNOTATIONS_JOINED)] * 4,
   })
 
 
@@ -97,7 +101,7 @@ def test_vocabulary_is_the_top_k_with_ties_broken_by_name():
   tops = ['yes'] * 5 + ['no'] * 5 + ['2'] * 3 + ['red'] * 3 + ['blue'] + ['']
   with TestPipeline() as p:
     vocabulary = (p | beam.Create([{'top_answer': t} for t in tops])
-                  | transforms.BuildVocabulary(3))
+                  | transforms.BuildVocabulary(3, "train2014"))
     assert_that(vocabulary, equal_to([
         {'answers': ['no', 'yes', '2'], 'counts': [5, 5, 3]}]))
 

@@ -77,6 +77,36 @@ def test_completed_trials_saved_models_and_tensorboard_hparams(distill_sweep):
     assert _has_hparams(os.path.join(model_dir, 'logs'))
 
 
+HPARAMS_SESSION = '_hparams_/session_start_info'
+
+
+def _hparams_sessions(directory):
+  """The HParams session records in every events file under `directory`."""
+  sessions = []
+  for root, _, names in tf.io.gfile.walk(directory):
+    for name in names:
+      if not name.startswith('events.out.tfevents'):
+        continue
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(root, name)):
+        sessions += [os.path.join(root, name) for value in event.summary.value
+                     if value.tag == HPARAMS_SESSION]
+  return sessions
+
+
+def test_each_trial_has_one_hparams_record(distill_sweep):
+  """Ray's automatic TensorBoard logger would add a second one, in the
+  trial folder beside the trainer's (TensorBoard listed each trial twice)."""
+  outcome, _, _ = distill_sweep
+  sessions = _hparams_sessions(outcome.experiment_path)
+  assert len(sessions) == len(outcome.table) == 4
+  for path in outcome.table['path']:
+    in_trial = [s for s in sessions if s.startswith(path + os.sep)]
+    assert len(in_trial) == 1
+    assert os.path.dirname(in_trial[0]) == os.path.join(
+        path, trials.MODEL_DIR, 'logs')
+
+
 def _has_hparams(log_dir):
   for name in tf.io.gfile.listdir(log_dir):
     if not name.startswith('events.out.tfevents'):

@@ -25,8 +25,25 @@ from trainer.fit.distill_config import DistillConfig  # pylint: disable=unused-i
 
 # --- the job ----------------------------------------------------------------
 
+# config.json's "job" of a `vqa prune` output (trainer/fit/prune.py's
+# PruneConfig; a test keeps the two in step).
+PRUNED_JOB = 'PruneConfig'
+
+
 def _check_teacher(config, spec):
+  """Refuses a student or a pruned model as the teacher, and other answers."""
   saved = model_io.read_saved_config(config.teacher)
+  path = os.path.join(config.teacher, model_io.CONFIG_FILE)
+  if saved.architecture != model_io.TEACHER:
+    raise errors.UserError(
+        f'--teacher {config.teacher}: {path} says architecture '
+        f'{saved.architecture!r}; the teacher must be a `vqa train` MODEL_DIR '
+        '(architecture "teacher"), not a student')
+  if saved.job == PRUNED_JOB:
+    raise errors.UserError(
+        f'--teacher {config.teacher}: {path} says it was written by `vqa '
+        'prune`; distil from the dense `vqa train` MODEL_DIR it was pruned '
+        'from')
   model_io.check_same_answers(
       saved.answers, os.path.join(config.teacher, model_io.CONFIG_FILE),
       spec.answers, spec.answers_path)

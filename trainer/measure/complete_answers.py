@@ -1,5 +1,6 @@
-"""One answer for every question of a split, whether it reached the records
-or not.
+"""One answer for every question a results file must answer (a labelled
+split's annotated ids, an unlabelled split's question ids: see
+split_questions), whether it reached the records or not.
 
 A question written to the records gets the model's answer ("model"). The
 others (rejected for a missing or broken image, filtered out of the training
@@ -9,7 +10,9 @@ split, or a repeated id whose first record was rejected) get:
                          question-only model counts as "model": it never
                          sees the image);
   "most common answer"   the training split's most common answer
-                         (answers.json's first) otherwise.
+                         (answers.json's first) otherwise, and for an
+                         annotation whose question is not in the questions
+                         file (no text to ask).
 """
 import numpy as np
 import tensorflow as tf
@@ -49,7 +52,8 @@ def answers_without_image(loaded, texts, batch_size=64):
 
 def complete(record_answers, split_questions, most_common_answer,
              answer_texts=None, image_free=False):
-  """({question id: answer}, {question id: source}) for every question.
+  """({question id: answer}, {question id: source}) for every id of
+  `split_questions.answered_ids`.
 
   Args:
     record_answers: {question id: answer} of the questions in the records;
@@ -63,7 +67,8 @@ def complete(record_answers, split_questions, most_common_answer,
       alone is counted as "model".
   """
   answers, sources, to_ask = {}, {}, []
-  for question_id, text in split_questions.texts.items():
+  for question_id in split_questions.answered_ids:
+    text = split_questions.texts.get(question_id, '')
     if question_id in record_answers:
       answers[question_id] = record_answers[question_id]
       sources[question_id] = MODEL

@@ -201,18 +201,20 @@ def evaluate(model_dir, data_dir, split, results_path='',
         question_only_dir, spec, split, split_questions, batch_size)
   if results_path:
     results_file.write_results(results_file.official_results(answers),
-                               split_questions.question_ids, results_path)
+                               split_questions.answered_ids, results_path)
   without_annotation, without_question = (
       split_questions_lib.annotation_mismatch(split_questions)
-      if split_questions.labelled else (0, 0))
+      if split_questions.labelled else ([], []))
   return {'split': split, 'model_dir': model_dir, 'data': data_dir,
           'questions_file': split_questions.questions_path,
           'annotations_file': split_questions.annotations_path,
           'results_file': results_path,
           'duplicate_question_ids': split_questions.duplicate_ids,
           'question_records_without_id': split_questions.records_without_id,
-          'questions_without_annotation': without_annotation,
-          'annotations_without_question': without_question,
+          'questions_without_annotation': len(without_annotation),
+          'questions_without_annotation_ids': without_annotation,
+          'annotations_without_question': len(without_question),
+          'annotations_without_question_ids': without_question,
           'reports': reports}
 
 
@@ -240,17 +242,31 @@ def _answered_by_line(name, report):
       f'{source} {n}' for source, n in counts.items())
 
 
+def _some_ids(ids, shown=5):
+  more = f', ... ({len(ids)} in all)' if len(ids) > shown else ''
+  return ', '.join(str(i) for i in ids[:shown]) + more
+
+
 def _warnings(evaluation):
   lines = []
-  if evaluation.get('questions_without_annotation') or evaluation.get(
-      'annotations_without_question'):
+  without_annotation = evaluation.get('questions_without_annotation_ids', [])
+  without_question = evaluation.get('annotations_without_question_ids', [])
+  if without_annotation or without_question:
+    parts = []
+    if without_annotation:
+      parts.append(f'{len(without_annotation)} questions without annotation '
+                   f'(ids {_some_ids(without_annotation)}) are not scored and '
+                   'not in the results file')
+    if without_question:
+      parts.append(f'{len(without_question)} annotations without question '
+                   f'(ids {_some_ids(without_question)}) are scored with the '
+                   'most common answer and in the results file')
     lines.append(
         f'warning: {evaluation["questions_file"]} and '
-        f'{evaluation["annotations_file"]} disagree '
-        f'({evaluation["questions_without_annotation"]} questions without '
-        f'annotation, {evaluation["annotations_without_question"]} '
-        'annotations without question): the official evaluator refuses any '
-        'results file for such a pair; "all" covers the annotated questions')
+        f'{evaluation["annotations_file"]} disagree: ' + '; '.join(parts) +
+        ' (the official evaluator, VQA.loadRes, loads a results file only '
+        'when it answers exactly the annotated question ids); "all" covers '
+        'the annotated questions')
   if evaluation.get('question_records_without_id'):
     lines.append(f'warning: {evaluation["questions_file"]}: '
                  f'{evaluation["question_records_without_id"]} question '

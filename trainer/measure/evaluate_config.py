@@ -14,11 +14,15 @@ three populations, so that the answer-vocabulary filter fools nobody:
             question whose answers are all outside the vocabulary scores 0);
   all       every annotated question of the split's input files: the figure
             the official evaluator gives the results file.
-Every question of the questions file gets an answer, including those that
-preprocessing rejected (missing or broken image), filtered or saw twice: the
-model's, the model's without the image (a grey one) when only the image is
-missing, else the training split's most common answer; the counts are
-printed and written to the metrics JSON.
+The results are what the official evaluator asks for: on a labelled split
+exactly the annotated question ids (VQA.loadRes refuses any other set), so a
+question without annotation is left out and an annotation without question is
+answered with the most common answer, both counted and named; on an
+unlabelled split every question of the questions file. Each gets an answer,
+including those that preprocessing rejected (missing or broken image),
+filtered or saw twice: the model's, the model's without the image (a grey
+one) when only the image is missing, else the training split's most common
+answer; the counts are printed and written to the metrics JSON.
 
 "shuffled" is the image-branch check (trainer/measure/image_check.py): the model's
 VQA accuracy on the written questions when the images are moved among the

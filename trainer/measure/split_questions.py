@@ -2,8 +2,11 @@
 them: from the input files, not from the records.
 
 Preprocessing writes only the questions it can use; a results file must answer
-every question id of the questions file. metadata.json names the files each
-split was read from (`inputs`); `--questions-file`/`--annotations-file` choose others,
+what the official evaluator asks for: on a labelled split exactly the
+annotated question ids (`VQA.loadRes` asserts it), on an unlabelled split
+(EvalAI's test-dev and test-std) every question id of the questions file.
+metadata.json names the files each split was read from (`inputs`);
+`--questions-file`/`--annotations-file` choose others,
 such as the test-dev2015 subset of test2015.
 """
 import dataclasses
@@ -33,6 +36,16 @@ class SplitQuestions:
   @property
   def question_ids(self):
     return list(self.texts)
+
+  @property
+  def answered_ids(self):
+    """The ids a results file answers: on a labelled split the annotated
+    ids (questions file order, then annotations without question), on an
+    unlabelled split every question id."""
+    if not self.labelled:
+      return self.question_ids
+    return ([i for i in self.texts if i in self.human_answers] +
+            [i for i in self.human_answers if i not in self.texts])
 
 
 def input_files(spec, split, questions='', annotations=''):
@@ -138,8 +151,9 @@ def read_split_questions(spec, split, questions='', annotations=''):
 
 
 def annotation_mismatch(split_questions):
-  """(questions without annotation, annotations without question): the
-  official evaluator loads a results file only when both are 0."""
+  """(ids of questions without annotation, ids of annotations without
+  question), sorted: the first are left out of a labelled split's results
+  file, the second answered with the most common answer (no text)."""
   asked = set(split_questions.texts)
   annotated = set(split_questions.human_answers)
-  return len(asked - annotated), len(annotated - asked)
+  return sorted(asked - annotated), sorted(annotated - asked)

@@ -148,6 +148,7 @@ class SavedConfig:
   vocab_size: int = 0
   model: dict = dataclasses.field(default_factory=dict)
   train: dict = dataclasses.field(default_factory=dict)  # the job's config
+  job: str = ''  # the job's config class: TrainConfig, PruneConfig, ...
 
   @property
   def train_split(self):
@@ -189,7 +190,8 @@ def read_saved_config(model_dir):
       image_size=_image_size(values, path),
       vocab_size=values.get('vocab_size', 0),
       model=_required(values, 'model', path),
-      train=values.get('train', {}))
+      train=values.get('train', {}),
+      job=values.get('job', ''))
 
 
 def check_same_answers(model_answers, model_source, answers, answers_source):

@@ -14,6 +14,7 @@ from trainer.fit import distill
 from trainer.fit import distill_config
 from trainer.fit import distillation
 from trainer.fit import fit_setup
+from trainer.fit import prune
 from trainer.fit import teacher_logits
 from trainer.measure import evaluate
 from trainer.models import model_io
@@ -21,6 +22,7 @@ from trainer.models import student as student_lib
 from trainer.data import targets
 from trainer.app import cli
 from trainer.app import presets
+from trainer.contract import record_spec
 
 
 def _softmax(values):
@@ -161,6 +163,27 @@ def test_distill_requires_a_teacher_unless_alpha_is_one(tiny_records,
                    str(tmp_path / 's'), '--alpha', '0.5'])
   assert code == 2
   assert '--teacher is required' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('architecture, job, refused', [
+    (model_io.STUDENT, 'DistillConfig', "architecture 'student'"),
+    (model_io.TEACHER, prune.PruneConfig.__name__, 'written by `vqa prune`'),
+])
+def test_distill_refuses_a_student_or_pruned_teacher(
+    tiny_records, tmp_path, capsys, architecture, job, refused):
+  teacher = tmp_path / 'not_a_teacher'
+  teacher.mkdir()
+  answers = model_io.read_json(record_spec.answers_path(tiny_records))
+  model_io.write_json({'architecture': architecture, 'job': job,
+                       'answers': answers['answers'],
+                       'max_question_tokens': 16, 'image_size': 32,
+                       'model': {}}, str(teacher / model_io.CONFIG_FILE))
+  code = cli.main(['distill', '--teacher', str(teacher), '--data',
+                   tiny_records, '--output', str(tmp_path / 's')])
+  err = capsys.readouterr().err
+  assert code == 2
+  assert refused in err and str(teacher) in err
+  assert not (tmp_path / 's').exists()
 
 
 def test_config_file_sets_fields_and_flags_override_it(tmp_path):

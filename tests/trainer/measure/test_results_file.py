@@ -232,6 +232,65 @@ def test_a_questions_subset_gets_exactly_its_questions(
                                   [q['question_id'] for q in subset])
 
 
+def test_a_labelled_pair_that_disagrees_gets_exactly_the_annotated_ids(
+    damaged_records, tiny_teacher, tmp_path, capsys):
+  """One question without annotation, one annotation without question: the
+  file answers the annotated ids, as VQA.loadRes asserts."""
+  raw, records = damaged_records
+  questions = _read_json(layout.questions_path(raw, VAL))
+  annotations = _read_json(layout.annotations_path(raw, VAL))
+  questions['questions'].append(dict(
+      questions['questions'][0], question_id=990001,
+      question='Is this question annotated?'))
+  annotations['annotations'].append(dict(annotations['annotations'][0],
+                                         question_id=990002))
+  questions_path = tmp_path / 'questions.json'
+  annotations_path = tmp_path / 'annotations.json'
+  _write_json(questions, questions_path)
+  _write_json(annotations, annotations_path)
+  results, metrics_path = tmp_path / 'results.json', tmp_path / 'eval.json'
+  assert cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', VAL, '--questions', str(questions_path),
+                   '--annotations', str(annotations_path),
+                   '--results', str(results),
+                   '--output', str(metrics_path)]) == 0
+  written = _read_json(results)
+  assert_official_evaluator_loads(
+      written, [a['question_id'] for a in annotations['annotations']])
+  metrics = model_io.read_json(str(metrics_path))
+  assert metrics['questions_without_annotation_ids'] == [990001]
+  assert metrics['annotations_without_question_ids'] == [990002]
+  model = metrics['reports']['model']
+  assert model['vqa_accuracy']['all'] == pytest.approx(
+      official_overall_accuracy(written, annotations['annotations']),
+      abs=1e-9)
+  out = capsys.readouterr().out
+  assert ('1 questions without annotation (ids 990001) are not scored and '
+          'not in the results file') in out
+  assert ('1 annotations without question (ids 990002) are scored with the '
+          'most common answer and in the results file') in out
+  assert 'refuses any' not in out
+
+
+def test_an_unlabelled_split_gets_every_question_of_its_file(
+    damaged_records, tiny_teacher, tmp_path):
+  """Including a question the records never saw (EvalAI's rule)."""
+  raw, records = damaged_records
+  questions = _read_json(layout.questions_path(raw, TEST))
+  questions['questions'].append(dict(questions['questions'][0],
+                                     question_id=990003,
+                                     question='Is this one new?'))
+  questions_path = tmp_path / 'questions.json'
+  _write_json(questions, questions_path)
+  results = tmp_path / 'results.json'
+  assert cli.main(['evaluate', '--model', tiny_teacher, '--data', records,
+                   '--split', TEST, '--questions', str(questions_path),
+                   '--results', str(results),
+                   '--output', str(tmp_path / 'eval.json')]) == 0
+  assert_official_evaluator_loads(
+      _read_json(results), [q['question_id'] for q in questions['questions']])
+
+
 # The parts, without a model.
 
 
