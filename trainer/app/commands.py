@@ -239,6 +239,9 @@ def _print_predictions(results, config):
 
 
 def _predict(config):
+  if config.tflite:  # without TensorFlow
+    from trainer.serve import litert_bundle  # pylint: disable=g-import-not-at-top
+    return litert_bundle.run(config)
   from trainer.serve import predict  # pylint: disable=g-import-not-at-top
   return predict.run(config)
 

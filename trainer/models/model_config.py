@@ -111,7 +111,8 @@ VOCABULARIES = ('compact', 'full')
 
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
-  """Student sizes; the defaults have ~10x fewer parameters than the teacher."""
+  """Student sizes; the defaults (compact vocabulary) have ~100x fewer
+  parameters than the demo teacher (benchmarks/RESULTS.md)."""
   text_layer: str = dataclasses.field(default='cnn', metadata={
       'choices': TEXT_LAYERS})  # 1-D convolutions or a BiLSTM
   # trainer/data/compact_vocabulary.py: the token embedding's rows.

@@ -1,5 +1,4 @@
 """The `vqa predict` job (its config: predict_config.py)."""
-import json
 import os
 import sys
 
@@ -9,6 +8,7 @@ import tensorflow_text  # pylint: disable=unused-import  (registers the tokenize
 from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.serve import export
+from trainer.serve import litert_bundle
 from trainer.serve import request_inputs
 from trainer.serve import serve_config
 # The job's config, here too for callers of the job.
@@ -27,19 +27,9 @@ def load_serving_function(model_dir):
 
 
 def read_requests(batch_path):
-  """[(image path, question)] from a JSONL file."""
-  requests = []
+  """[(image path, question)] from a JSONL file (local or gs://)."""
   with tf.io.gfile.GFile(batch_path) as f:
-    for number, line in enumerate(f, 1):
-      if not line.strip():
-        continue
-      try:
-        item = json.loads(line)
-        requests.append((item['image'], item['question']))
-      except (json.JSONDecodeError, KeyError, TypeError) as e:
-        raise errors.UserError(f'{batch_path}:{number}: expected '
-                         f'{{"image": path, "question": text}} ({e})') from e
-  return requests
+    return litert_bundle.parse_requests(f.read(), batch_path)
 
 
 def read_image(path, limits=serve_config.UploadLimits()):

@@ -143,6 +143,15 @@ def test_tflite_rows_count_the_keras_parameters_only_in_their_model_dir(
       tflite_export.tflite_path(student_with_tflite[0], 'none'))
   assert rows['teacher']['tflite_bytes'] is None  # not exported
   assert in_dir['vqa_written'] == loose['vqa_written']
+  # The bundle beside the file in MODEL_DIR/tflite/ is sized and timed from
+  # a JPEG and a question; a loose file has none, the student no export/.
+  bundle = tflite_export.bundle_path(student_with_tflite[0], 'int8')
+  assert in_dir['bundle_bytes'] == sum(
+      os.path.getsize(os.path.join(bundle, name))
+      for name in os.listdir(bundle))
+  assert in_dir['ms_with_inputs_b1'] > 0
+  for row in (loose, student):
+    assert row['bundle_bytes'] is None and row['ms_with_inputs_b1'] is None
 
 
 def test_ratios_are_one_for_the_baseline_and_match_the_figures(made_report):
