@@ -18,8 +18,11 @@ REQUIRED = [
     'tokenizers',
     'google-crc32c',
 ]
+# The TFLite interpreter without TensorFlow: what `vqa predict --tflite
+# BUNDLE` needs beside the pipeline's pillow and tokenizers (`.[litert]`).
+LITERT = ['ai-edge-litert==2.3.0']
 # Training, distillation, pruning, export, evaluation and serving.
-TRAIN = [
+TRAIN = LITERT + [
     'tensorflow==2.21.*',
     'tf-keras==2.21.*',
     'tensorboard',
@@ -29,6 +32,7 @@ TRAIN = [
     'safetensors',
 ]
 EXTRAS = {
+    'litert': LITERT,
     'train': TRAIN,
     'tune': TRAIN + ['ray[tune,default]==2.60.*', 'optuna'],
     'report': TRAIN + ['pandas', 'matplotlib'],

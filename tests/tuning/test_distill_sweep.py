@@ -131,7 +131,7 @@ def test_best_config_file_round_trips_into_vqa_distill(distill_sweep,
   argv = ['--config', best_file, '--data', tiny_records, '--output', output]
   config = cli.job_config('distill', argv)
   assert config == dataclasses.replace(outcome.best_config, output=output,
-                                       export=True, verbose=1)
+                                       export=True, verbose=-1)
   assert config.student == base.student
   # And the command itself trains it (a step, no more).
   assert cli.main(['distill', *argv, '--epochs', '1', '--steps-per-epoch',

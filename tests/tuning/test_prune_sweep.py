@@ -59,4 +59,4 @@ def test_best_config_file_round_trips_into_vqa_prune(prune_sweep,
           base.model_dir, '--output', output]
   config = cli.job_config('prune', argv)
   assert config == dataclasses.replace(outcome.best_config, output=output,
-                                       export=True, verbose=1)
+                                       export=True, verbose=-1)

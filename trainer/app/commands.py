@@ -242,6 +242,9 @@ def _predict(config):
   from trainer.serve import predict_inputs  # pylint: disable=g-import-not-at-top
   # Checked before TensorFlow loads: a wrong file is refused in a second.
   requests, images = predict_inputs.checked_requests(config)
+  if config.tflite:  # without TensorFlow
+    from trainer.serve import litert_bundle  # pylint: disable=g-import-not-at-top
+    return litert_bundle.answer(config.tflite, requests, images)
   from trainer.serve import predict  # pylint: disable=g-import-not-at-top
   return predict.answer(config.model_dir, requests, images)
 

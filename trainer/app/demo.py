@@ -4,12 +4,14 @@
 
 Stages: sample data -> Beam preprocessing (TFRecords + accounting) -> teacher
 and question-only baseline training -> evaluation with baselines -> a
-prediction from the exported SavedModel -> distillation into a student (also
-from the unlabelled test2015 questions, which only a teacher can label; and
-the same student without the teacher) -> 80% pruning of the student -> TFLite
-conversion (int8) evaluated with the interpreter -> the comparison report
--> Ray Tune sweeps of distillation and pruning (a few short trials). It ends by printing how to open the models in a browser (`vqa serve`) and
-where the report's one-page HTML version is.
+prediction from the exported SavedModel -> distillation into a student that
+embeds only the training questions' wordpieces (also from the unlabelled
+test2015 questions, which only a teacher can label; and the same student
+without the teacher) -> 80% pruning of the student -> TFLite conversion
+(int8) evaluated with the interpreter, and a LiteRT bundle answering without
+TensorFlow -> the comparison report -> Ray Tune sweeps of distillation and
+pruning (a few short trials). It ends by printing how to open the models in a
+browser (`vqa serve`) and where the report's one-page HTML version is.
 """
 import dataclasses
 import os
@@ -106,17 +108,22 @@ def stage_evaluate(config, paths):
   return evaluate.format_report(evaluation)
 
 
-def stage_predict(config, paths):
+def _val_question(paths):
+  """(image path, question) of val2014's first question in the raw files."""
   import json  # pylint: disable=g-import-not-at-top
-  from trainer.serve import predict  # pylint: disable=g-import-not-at-top
   from beam_pipelines import layout  # pylint: disable=g-import-not-at-top
   with open(os.path.join(paths['raw'],
                          layout.questions_filename('val2014'))) as f:
     question = json.load(f)['questions'][0]
-  image = os.path.join(paths['raw'], 'val2014', layout.image_filename(
-      'val2014', question['image_id']))
+  return (os.path.join(paths['raw'], 'val2014', layout.image_filename(
+      'val2014', question['image_id'])), question['question'])
+
+
+def stage_predict(config, paths):
+  from trainer.serve import predict  # pylint: disable=g-import-not-at-top
   serve = predict.load_serving_function(paths['teacher'])
-  [(text, top)] = predict.predict(serve, [(image, question['question'])])
+  image, question = _val_question(paths)
+  [(text, top)] = predict.predict(serve, [(image, question)])
   lines = [f'vqa predict --model {paths["teacher"]} --image {image} '
            f'--question "{text}"']
   lines += [f'  {probability:6.1%}  {answer}' for answer, probability in top]
@@ -134,11 +141,16 @@ def _distill_config(config, paths, name, alpha):
 def _distill_stage(name):
   def stage(config, paths):
     from trainer.fit import distill  # pylint: disable=g-import-not-at-top
+    from trainer.models import model_io  # pylint: disable=g-import-not-at-top
     alpha = distill.DistillConfig.alpha if name == 'student' else 1.0
     summary = distill.distill(_distill_config(config, paths, name, alpha))
+    vocabulary = model_io.read_compact_vocabulary(paths[name])
     return (f'{name} (alpha {alpha}): validation VQA accuracy '
             f'{summary["val"]["vqa_accuracy"]:.4f}, '
-            f'{summary["parameters"]:,} parameters; model in {paths[name]}')
+            f'{summary["parameters"]:,} parameters; embeds '
+            f'{vocabulary.size:,} of the {vocabulary.full_size:,} wordpieces '
+            f'(--vocabulary compact: those of its training questions); model '
+            f'in {paths[name]}')
   return stage
 
 
@@ -162,12 +174,22 @@ def stage_prune(config, paths):
 
 def stage_tflite(config, paths):
   from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
+  from trainer.serve import litert_bundle  # pylint: disable=g-import-not-at-top
+  from trainer.serve import predict_inputs  # pylint: disable=g-import-not-at-top
   lines = []
   for name, quantize in (('student', 'none'), ('student', 'int8'),
                          ('pruned', 'int8')):
     result = tflite_evaluation.export_tflite(
         paths[name], paths['tfrecords'], quantize=quantize, split='val2014')
     lines.append(tflite_evaluation.format_result(result))
+  # What `vqa predict --tflite` runs, without TensorFlow.
+  image, question = _val_question(paths)
+  bundle = result['bundle']['path']
+  [top] = litert_bundle.LiteRTBundle(bundle).answer(
+      [predict_inputs.read_image(image)], [question])
+  lines.append(f'vqa predict --tflite {bundle} --image {image} '
+               f'--question "{question}"')
+  lines += [f'  {probability:6.1%}  {answer}' for answer, probability in top]
   return '\n'.join(lines)
 
 
@@ -240,7 +262,7 @@ STAGES = (
     ('distill student', _distill_stage('student')),
     ('student without teacher', _distill_stage('student-alone')),
     ('prune student', stage_prune),
-    ('TFLite (fp32, int8)', stage_tflite),
+    ('TFLite (fp32, int8) and LiteRT bundle', stage_tflite),
     ('report', stage_report),
     ('sweeps (Ray Tune)', stage_sweeps),
 )

@@ -8,6 +8,7 @@ import tensorflow as tf
 from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.contract import record_spec
+from trainer.data import compact_vocabulary
 from trainer.fit import defaults
 from trainer.fit import distribution
 from trainer.data import input_pipeline
@@ -74,11 +75,25 @@ def _datasets(config, spec, global_batch):
       make(config.training_splits, True, False), table), val
 
 
-def build_distiller(config, spec, total_steps):
-  """(Distiller, student); call inside the strategy's scope."""
+def student_vocabulary(config, spec):
+  """The CompactVocabulary of the training questions, None for --vocabulary
+  full."""
+  if config.student.vocabulary != 'compact':
+    return None
+  return compact_vocabulary.build_compact_vocabulary(spec,
+                                                     config.training_splits)
+
+
+def build_distiller(config, spec, total_steps, vocabulary=None):
+  """(Distiller, student); call inside the strategy's scope.
+
+  `vocabulary`: student_vocabulary(config, spec), read here when not given.
+  """
+  vocabulary = vocabulary or student_vocabulary(config, spec)
   student = student_lib.build_student(
       config.student, spec.metadata.tokenizer.vocab_size,
-      spec.num_answers, spec.max_question_tokens, spec.image_size)
+      spec.num_answers, spec.max_question_tokens, spec.image_size,
+      vocabulary)
   on_the_fly = config.uses_teacher and config.teacher_logits == 'on-the-fly'
   teacher = model_io.load_model(config.teacher).model if on_the_fly else None
   distiller = distillation.Distiller(
@@ -117,8 +132,10 @@ def distill(config, strategy=None, extra_callbacks=()):
   fit_setup.seed_everything(config)
   steps = fit_setup.steps_per_epoch(config, spec, global_batch,
                                     config.training_splits)
+  vocabulary = student_vocabulary(config, spec)
   with strategy.scope():
-    distiller, student = build_distiller(config, spec, steps * config.epochs)
+    distiller, student = build_distiller(config, spec, steps * config.epochs,
+                                         vocabulary)
   start = time.monotonic()
   history = distiller.fit(
       train_data, epochs=config.epochs, steps_per_epoch=steps,

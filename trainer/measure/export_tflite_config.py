@@ -2,13 +2,17 @@
 interpreter.
 
   vqa export-tflite --model MODEL_DIR --data OUT [--quantize int8]
-      [--split val2014] [--representative-examples 200]
+      [--split val2014] [--representative-examples 200] [--output DIR]
 
 Writes MODEL_DIR/tflite/model-{quantize}.tflite (trainer/serve/tflite_export.py
 converts it) and, next to it, model-{quantize}.json: its raw and gzip sizes,
 the size of the Keras weights and the official VQA accuracy on --split
-measured with the TFLite interpreter. --quantize none | dynamic | int8: see
-trainer/serve/tflite_export.py.
+measured with the TFLite interpreter (LiteRT). --quantize none | dynamic |
+int8: see trainer/serve/tflite_export.py.
+
+Also writes a LiteRT bundle (default MODEL_DIR/tflite/bundle-{quantize}, or
+--output DIR): the .tflite, tokenizer.json, the answers and a README, which
+`vqa predict --tflite DIR` runs without TensorFlow.
 """
 import dataclasses
 
@@ -29,3 +33,7 @@ class ExportTFLiteConfig:
       'help': 'split to measure VQA accuracy on'})
   representative_examples: int = dataclasses.field(default=200, metadata={
       'help': 'int8 calibration questions (training split)'})
+  output: str = dataclasses.field(default='', metadata={
+      'metavar': 'DIR', 'folder': True,
+      'help': 'the LiteRT bundle folder written (default: '
+              'MODEL_DIR/tflite/bundle-QUANTIZE)'})

@@ -1,5 +1,7 @@
 """One row of the report per model: sizes, accuracy, the image-branch check
 and latency, for a Keras MODEL_DIR or a .tflite file."""
+import os
+
 import tensorflow as tf
 
 from trainer.data import sample_questions
@@ -78,9 +80,40 @@ def example_answers(logits_of, examples, uses_image, answers):
   return sample_questions.top_answers(logits, answers, EXAMPLE_TOP_K)
 
 
-def measure_keras_model(name, model_dir, spec, config, examples=()):
+def latency_with_inputs(answer, repeats):
+  """Milliseconds of one `answer()` call (one question from its JPEG and
+  text), after one warm-up call; None when `answer` is None."""
+  if answer is None:
+    return None
+  return 1000 * latency.seconds_per_call(lambda unused: answer(), None,
+                                         repeats)
+
+
+def saved_model_answer(model_dir, question):
+  """A call answering `question` with MODEL_DIR/export, None without it."""
+  from trainer.serve import export  # pylint: disable=g-import-not-at-top
+  from trainer.serve import predict  # pylint: disable=g-import-not-at-top
+  if question is None or not tf.io.gfile.exists(
+      os.path.join(model_dir, export.EXPORT_DIR)):
+    return None
+  serve = predict.load_serving_function(model_dir)
+  return lambda: predict.predict(serve, [(None, question.question)],
+                                 [question.image_jpeg])
+
+
+def bundle_answer(bundle_dir, question):
+  """A call answering `question` with a LiteRT bundle, None without one."""
+  from trainer.serve import litert_bundle  # pylint: disable=g-import-not-at-top
+  if question is None or bundle_dir is None:
+    return None
+  bundle = litert_bundle.LiteRTBundle(bundle_dir)
+  return lambda: bundle.answer([question.image_jpeg], [question.question])
+
+
+def measure_keras_model(name, model_dir, spec, config, examples=(),
+                        question=None):
   """(row, evaluation, example answers) for a MODEL_DIR: sizes, accuracy
-  and latency."""
+  and latency (`question`: a SplitQuestion for the latency with inputs)."""
   loaded = model_io.load_model(model_dir)
   check_answers(loaded.answers, spec, model_dir)
   logits_of = keras_logits_function(loaded.model)
@@ -96,13 +129,16 @@ def measure_keras_model(name, model_dir, spec, config, examples=()):
   row = dict(model=name, format=KERAS, path=model_dir,
              **sizes.parameter_counts(loaded.model),
              file_bytes=weights['raw_bytes'], gzip_bytes=weights['gzip_bytes'],
-             tflite_bytes=float_tflite_bytes(model_dir),
+             tflite_bytes=float_tflite_bytes(model_dir), bundle_bytes=None,
              **accuracy_figures(evaluation),
              **shuffled_images_figure(logits_of, spec, config,
                                       loaded.uses_image),
              **latency.latency_figures(logits_of, inputs,
                                        config.latency_batches,
-                                       config.latency_repeats))
+                                       config.latency_repeats),
+             ms_with_inputs_b1=latency_with_inputs(
+                 saved_model_answer(model_dir, question),
+                 config.latency_repeats))
   return row, evaluation, example_answers(logits_of, examples,
                                           loaded.uses_image, spec.answers)
 
@@ -122,9 +158,10 @@ def tflite_parameter_counts(path, spec):
   return sizes.parameter_counts(loaded.model)
 
 
-def measure_tflite_model(name, path, spec, config, examples=()):
+def measure_tflite_model(name, path, spec, config, examples=(),
+                         question=None):
   """(row, evaluation, example answers) for a .tflite file, run with the
-  TFLite interpreter."""
+  TFLite interpreter (LiteRT), and its bundle when one lies beside it."""
   from trainer.serve import tflite_export  # pylint: disable=g-import-not-at-top
   from trainer.measure import tflite_evaluation  # pylint: disable=g-import-not-at-top
   counts = tflite_parameter_counts(path, spec)
@@ -133,6 +170,7 @@ def measure_tflite_model(name, path, spec, config, examples=()):
   evaluation, _, _ = tflite_evaluation.evaluate_tflite(
       runner, spec, config.split, batch_size=config.batch_size)
   file_size = sizes.file_sizes([path])
+  bundle = tflite_export.bundle_beside(path)
   inputs = latency.latency_inputs(spec, config.split,
                                   max(config.latency_batches),
                                   runner.uses_image)
@@ -140,12 +178,15 @@ def measure_tflite_model(name, path, spec, config, examples=()):
              file_bytes=file_size['raw_bytes'],
              gzip_bytes=file_size['gzip_bytes'],
              tflite_bytes=file_size['raw_bytes'],
+             bundle_bytes=sizes.folder_bytes(bundle) if bundle else None,
              **accuracy_figures(evaluation),
              **shuffled_images_figure(runner.logits, spec, config,
                                       runner.uses_image),
              **latency.latency_figures(runner.logits, inputs,
                                        config.latency_batches,
-                                       config.latency_repeats))
+                                       config.latency_repeats),
+             ms_with_inputs_b1=latency_with_inputs(
+                 bundle_answer(bundle, question), config.latency_repeats))
   return row, evaluation, example_answers(runner.logits, examples,
                                           runner.uses_image, spec.answers)
 
@@ -154,9 +195,10 @@ def measure_models(config, spec, examples=()):
   """(rows, evaluations, {model: example answers}) for every model, in the
   order given."""
   rows, evaluations, answers = [], {}, {}
+  [question] = sample_questions.read_questions(spec, config.split, 1) or [None]
   for name, path in config.models:
     measure = measure_tflite_model if is_tflite(path) else measure_keras_model
     row, evaluations[name], answers[name] = measure(name, path, spec, config,
-                                                    examples)
+                                                    examples, question)
     rows.append(row)
   return rows, evaluations, answers

@@ -25,6 +25,12 @@ def file_sizes(paths):
   return {'raw_bytes': raw, 'gzip_bytes': compressed}
 
 
+def folder_bytes(folder):
+  """Bytes of the files directly in `folder` (local or gs://)."""
+  return sum(tf.io.gfile.stat(os.path.join(folder, name)).length
+             for name in tf.io.gfile.listdir(folder))
+
+
 def weight_files(model_dir):
   """The files of MODEL_DIR's saved weights (the TensorFlow checkpoint)."""
   prefix = os.path.join(model_dir, model_io.WEIGHTS_PREFIX)

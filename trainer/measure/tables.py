@@ -51,6 +51,9 @@ def figure_columns(latency_batches):
       Column('gzip_bytes', 'the same file(s) gzip-compressed (level 9)', ',d'),
       Column('tflite_bytes', 'bytes of MODEL_DIR/tflite/model-none.tflite '
              'when exported (the file itself for a TFLite row)', ',d'),
+      Column('bundle_bytes', 'bytes on disk of the LiteRT bundle beside a '
+             '.tflite file (MODEL_DIR/tflite/bundle-QUANTIZE: the file, '
+             'tokenizer.json, answers, README)', ',d'),
       Column('vqa_written', 'official VQA accuracy over every question '
              'written for the split', '.4f'),
       Column('vqa_kept', 'VQA accuracy over the questions whose answer is in '
@@ -70,6 +73,11 @@ def figure_columns(latency_batches):
                f'batch {batch}, in milliseconds', '.3f'),
         Column(f'examples_per_s_b{batch}', f'examples per second at batch '
                f'{batch}', ',.0f')]
+  columns.append(Column(
+      'ms_with_inputs_b1', 'latency of one question from its JPEG and text, '
+      'input processing included: MODEL_DIR/export (the SavedModel) or the '
+      'LiteRT bundle beside a .tflite file (tokenizers, Pillow), in '
+      'milliseconds', '.3f'))
   return columns
 
 

@@ -48,8 +48,8 @@ def _check_inputs(loaded, spec, split):
 
 
 def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
-                  representative_examples=200):
-  """Converts MODEL_DIR's model, writes it and its evaluation.
+                  representative_examples=200, bundle_dir=''):
+  """Converts MODEL_DIR's model, writes it, its evaluation and its bundle.
 
   Args:
     model_dir: MODEL_DIR (local or gs://).
@@ -57,10 +57,13 @@ def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
     quantize: one of QUANTIZE_MODES.
     split: the split to measure VQA accuracy on.
     representative_examples: int8 calibration examples (training split).
+    bundle_dir: the LiteRT bundle's folder; default
+      MODEL_DIR/tflite/bundle-{quantize}.
 
   Returns:
     What MODEL_DIR/tflite/model-{quantize}.json holds: model_dir, quantize,
-    path, raw_bytes, gzip_bytes, keras_weights_bytes, split, report.
+    path, raw_bytes, gzip_bytes, keras_weights_bytes, split, report, and
+    bundle: its folder and the raw and gzip bytes of its files.
   """
   tflite_export.check_quantize(quantize)
   spec = input_pipeline.read_data_spec(data_dir)
@@ -69,12 +72,16 @@ def export_tflite(model_dir, data_dir, quantize='int8', split='val2014',
   content = tflite_export.convert(loaded, spec, quantize, representative_examples)
   path = tflite_export.tflite_path(model_dir, quantize)
   model_io.write_file(content, path)
+  bundle_dir = bundle_dir or tflite_export.bundle_path(model_dir, quantize)
+  bundle_files = tflite_export.write_bundle(loaded, content, quantize,
+                                            bundle_dir)
   report, _, _ = evaluate_tflite(content, spec, split)
   result = dict(
       model_dir=model_dir, quantize=quantize, path=path,
       **sizes.file_sizes([path]),
       keras_weights_bytes=sizes.saved_weights_size(model_dir)['raw_bytes'],
-      split=split, report=report)
+      split=split, report=report,
+      bundle=dict(path=bundle_dir, **sizes.file_sizes(bundle_files)))
   model_io.write_json(result, _report_path(path))
   return result
 
@@ -86,6 +93,9 @@ def format_result(result):
       f'{result["path"]}: {result["raw_bytes"]:,d} bytes '
       f'({result["gzip_bytes"]:,d} gzip), {ratio:.3f}x the Keras weights '
       f'({result["keras_weights_bytes"]:,d} bytes)',
+      f'LiteRT bundle (runs without TensorFlow: vqa predict --tflite '
+      f'{result["bundle"]["path"]}): {result["bundle"]["raw_bytes"]:,d} bytes '
+      f'({result["bundle"]["gzip_bytes"]:,d} gzip)',
       'VQA accuracy measured with the TFLite interpreter '
       f'({result["quantize"]}):',
       evaluate.format_report({'split': result['split'],
@@ -97,7 +107,8 @@ def format_result(result):
 def run(config):
   """export_tflite as `config` says; returns its result."""
   return export_tflite(config.model_dir, config.data, config.quantize,
-                       config.split, config.representative_examples)
+                       config.split, config.representative_examples,
+                       config.output)
 
 
 if __name__ == '__main__':

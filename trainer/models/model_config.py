@@ -106,13 +106,21 @@ class ModelConfig:
 
 
 TEXT_LAYERS = ('cnn', 'lstm')
+VOCABULARIES = ('compact', 'full')
 
 
 @dataclasses.dataclass(frozen=True)
 class StudentConfig:
-  """Student sizes; the defaults have ~10x fewer parameters than the teacher."""
+  """Student sizes; the defaults (compact vocabulary) have ~100x fewer
+  parameters than the demo teacher (benchmarks/RESULTS.md)."""
   text_layer: str = dataclasses.field(default='cnn', metadata={
       'choices': TEXT_LAYERS})  # 1-D convolutions or a BiLSTM
+  # trainer/data/compact_vocabulary.py: the token embedding's rows.
+  vocabulary: str = dataclasses.field(default='compact', metadata={
+      'choices': VOCABULARIES,
+      'help': "compact: embed only the wordpieces of the training split's "
+              'questions (others read as [UNK]); full: the whole WordPiece '
+              'vocabulary'})
   embedding_dim: int = 64
   text_width: int = 128
   text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
@@ -125,6 +133,9 @@ class StudentConfig:
     if self.text_layer not in TEXT_LAYERS:
       raise errors.UserError(f'student text layer {self.text_layer!r}: one of '
                        f'{TEXT_LAYERS}')
+    if self.vocabulary not in VOCABULARIES:
+      raise errors.UserError(f'--vocabulary {self.vocabulary!r}: one of '
+                             f'{VOCABULARIES}')
     if not self.image_filters:
       raise errors.UserError('the student needs at least one image convolution')
 

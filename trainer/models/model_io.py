@@ -8,6 +8,8 @@ MODEL_DIR/
   text_encoder.json     (teacher) the BERT config: loading needs no pretrained
                         files
   tokenizer/            the WordPiece files the records were encoded with
+  vocabulary.json       (student, compact vocabulary) the full ids its token
+                        embedding keeps (trainer/data/compact_vocabulary.py)
   model/weights.*       the trained weights (TensorFlow checkpoint)
   history.json          per-epoch metrics and timings
   checkpoints/, backup/, logs/   per-epoch checkpoints, resume state, TensorBoard
@@ -20,6 +22,7 @@ import tensorflow as tf
 
 from trainer.contract import errors
 from trainer.contract import record_spec
+from trainer.data import compact_vocabulary
 from trainer.models import multimodal
 from trainer.models import student
 from trainer.models import text_encoder
@@ -29,6 +32,7 @@ TEXT_ENCODER_FILE = 'text_encoder.json'
 HISTORY_FILE = 'history.json'
 WEIGHTS_PREFIX = os.path.join('model', 'weights')
 TOKENIZER_DIR = 'tokenizer'
+VOCABULARY_FILE = 'vocabulary.json'
 TINY_TEXT_ENCODER = 'tiny'
 TEACHER = 'teacher'  # ModelConfig: the teacher or the question-only baseline
 STUDENT = 'student'  # student.StudentConfig
@@ -119,6 +123,9 @@ def save_model(model, job, spec, model_dir, model_config=None, extra=None):
   model.save_weights(os.path.join(model_dir, WEIGHTS_PREFIX))
   if architecture == TEACHER:
     _write_text_encoder_config(model, model_dir)
+  vocabulary = student.compact_vocabulary_of(model)
+  if vocabulary is not None:
+    write_json(vocabulary.to_json(), os.path.join(model_dir, VOCABULARY_FILE))
   values = {
       'architecture': architecture,
       'train': dataclasses.asdict(job),
@@ -250,11 +257,20 @@ def _build_teacher(saved, model_dir):
   return multimodal.full_model(layers, saved.max_question_tokens), model_config
 
 
-def _build_student(saved, unused_model_dir):
-  model_config = student.StudentConfig.from_dict(saved.model)
+def read_compact_vocabulary(model_dir):
+  path = os.path.join(model_dir, VOCABULARY_FILE)
+  return compact_vocabulary.CompactVocabulary.from_json(read_json(path), path)
+
+
+def _build_student(saved, model_dir):
+  # Students saved before the compact vocabulary embed the full one.
+  model_config = student.StudentConfig.from_dict(
+      dict({'vocabulary': 'full'}, **saved.model))
+  vocabulary = (read_compact_vocabulary(model_dir)
+                if model_config.vocabulary == 'compact' else None)
   model = student.build_student(
       model_config, saved.vocab_size, len(saved.answers),
-      saved.max_question_tokens, saved.image_size)
+      saved.max_question_tokens, saved.image_size, vocabulary)
   return model, model_config
 
 

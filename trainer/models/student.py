@@ -4,13 +4,16 @@ Same inputs as the teacher (`input_ids`, `attention_mask`, `image` uint8) and
 the same fusion (project both modalities, multiply, MLP head over the K
 answers), so it evaluates, exports and serves exactly like the teacher:
 
-  text   token embedding -> 1-D convolutions (or a BiLSTM) -> masked max pool
+  text   full WordPiece ids -> compact ids (TokenRemap, with the default
+         compact vocabulary) -> token embedding -> 1-D convolutions (or a
+         BiLSTM) -> masked max pool
   image  a few strided 3x3 convolutions with batch norm -> global average pool
 
 Every op converts to TFLite builtins, including full-integer quantisation
 (the convolutional text encoder; the LSTM needs TFLite's Select TF ops).
 """
 
+import numpy as np
 import tensorflow as tf
 
 from trainer.data import input_pipeline
@@ -28,7 +31,44 @@ class MaskedMaxPooling(keras.layers.Layer):
     return tf.reduce_max(sequence * mask, axis=1)
 
 
-def _text_branch(config, input_ids, attention_mask, vocab_size):
+class TokenRemap(keras.layers.Layer):
+  """Full WordPiece ids -> compact ids, [UNK]'s for a wordpiece not kept.
+
+  A constant table gathered in the graph (a TFLite builtin Gather), so the
+  SavedModel and the .tflite take the records' ids unchanged; it is no
+  weight, so it neither trains nor counts as a parameter. Held as int16 when
+  the compact ids fit (2 bytes per full id: 61 KB for BERT's 30,522).
+  """
+
+  def __init__(self, table, vocabulary=None, **kwargs):
+    super().__init__(**kwargs)
+    table = np.asarray(table)
+    fits = table.size and table.max() <= np.iinfo(np.int16).max
+    self.table = table.astype(np.int16 if fits else np.int32)
+    # The CompactVocabulary it came from, which model_io saves beside the
+    # weights (None for a layer rebuilt from its config alone).
+    self.vocabulary = vocabulary
+
+  def call(self, input_ids):
+    return tf.cast(tf.gather(tf.constant(self.table), input_ids), tf.int32)
+
+  def get_config(self):
+    return dict(super().get_config(), table=self.table.tolist())
+
+
+def compact_vocabulary_of(model):
+  """The CompactVocabulary of a student's TokenRemap, None without one."""
+  for layer in model.layers:
+    if isinstance(layer, TokenRemap):
+      return layer.vocabulary
+  return None
+
+
+def _text_branch(config, input_ids, attention_mask, vocab_size, vocabulary):
+  if vocabulary is not None:
+    input_ids = TokenRemap(vocabulary.remap_table(), vocabulary,
+                           name='token_remap')(input_ids)
+    vocab_size = vocabulary.size
   embedded = keras.layers.Embedding(vocab_size, config.embedding_dim,
                                     name='token_embedding')(input_ids)
   if config.text_layer == 'lstm':
@@ -59,12 +99,27 @@ def _image_branch(config, image):
 
 
 def build_student(config, vocab_size, num_answers, max_question_tokens,
-                  image_size):
-  """The Functional student: raw token ids and image pixels in, logits out."""
+                  image_size, vocabulary=None):
+  """The Functional student: raw token ids and image pixels in, logits out.
+
+  Args:
+    config: StudentConfig.
+    vocab_size: the full WordPiece vocabulary's size (the records' ids).
+    num_answers: K.
+    max_question_tokens: L.
+    image_size: the records' image side.
+    vocabulary: the CompactVocabulary to embed, needed when
+      config.vocabulary is 'compact' (compact_vocabulary.py builds it).
+  """
   config.check()
+  if (config.vocabulary == 'compact') != (vocabulary is not None):
+    raise ValueError(f'a student with the {config.vocabulary} vocabulary '
+                     f'was given {"a" if vocabulary else "no"} '
+                     'CompactVocabulary')
   inputs = multimodal.model_inputs(max_question_tokens, image_size)
   text = _text_branch(config, inputs[input_pipeline.INPUT_IDS],
-                      inputs[input_pipeline.ATTENTION_MASK], vocab_size)
+                      inputs[input_pipeline.ATTENTION_MASK], vocab_size,
+                      vocabulary)
   image = _image_branch(config, inputs[input_pipeline.IMAGE])
   text = keras.layers.Dense(config.fusion_width, activation='tanh',
                             name='text_projection')(text)

@@ -32,7 +32,7 @@ def _read_lines(path):
     return f.read().splitlines()
 
 
-def _lower_case(tokenizer_dir):
+def lower_case(tokenizer_dir):
   path = os.path.join(tokenizer_dir, 'tokenizer_config.json')
   if not tf.io.gfile.exists(path):
     return True
@@ -64,7 +64,7 @@ class RawInputEncoder(tf.Module):
     vocab = _read_lines(os.path.join(tokenizer_dir, 'vocab.txt'))
     self.tokenizer = tensorflow_text.FastBertTokenizer(
         vocab=vocab, token_out_type=tf.int64,
-        lower_case_nfd_strip_accents=_lower_case(tokenizer_dir))
+        lower_case_nfd_strip_accents=lower_case(tokenizer_dir))
     self.cls_id = vocab.index('[CLS]')
     self.sep_id = vocab.index('[SEP]')
     self.max_tokens = max_question_tokens

@@ -1,15 +1,16 @@
-"""An image checked before a model sees it: its size, its pixel count (read
-from the header, before decoding) and its format. `vqa serve` checks uploads
-with it and `vqa predict` image files, before TensorFlow is loaded."""
+"""An uploaded image checked before a model sees it (size, pixels, format),
+with Pillow alone: `vqa serve`, `vqa predict` and a LiteRT bundle, which
+runs without TensorFlow, check images the same way."""
 import dataclasses
 import io
 
 from trainer.contract import errors
 
-
 # What tf.io.decode_image reads, so the SavedModel gets the bytes unchanged;
 # other formats Pillow reads are re-encoded as PNG first.
 DECODABLE_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
+# The multipart envelope around the file (boundaries, the question field).
+FORM_OVERHEAD_BYTES = 64 * 1024
 
 
 class ImageRefused(errors.UserError):
@@ -32,8 +33,23 @@ class CheckedImage:
             'height': self.height, 'bytes': len(self.data)}
 
 
-def mib(size):
+def _mib(size):
   return f'{size / 2**20:g} MiB'
+
+
+def body_refusal(content_length, limits):
+  """ImageRefused for a POST body that cannot fit the limit, else None."""
+  if content_length is None:
+    return ImageRefused(411, 'the request has no Content-Length header')
+  try:
+    length = int(content_length)
+  except ValueError:
+    return ImageRefused(400, f'Content-Length {content_length!r} is not a '
+                        'number')
+  if length > limits.max_upload_bytes + FORM_OVERHEAD_BYTES:
+    return ImageRefused(413, f'the upload is {_mib(length)}; the limit is '
+                        f'{_mib(limits.max_upload_bytes)}')
+  return None
 
 
 def _open(data):
@@ -63,7 +79,7 @@ def checked_image(data, limits):
     raise ImageRefused(400, 'the uploaded file is empty')
   if len(data) > limits.max_upload_bytes:
     raise ImageRefused(413, f'the upload is larger than '
-                       f'{mib(limits.max_upload_bytes)}')
+                       f'{_mib(limits.max_upload_bytes)}')
   image = _open(data)
   with image:
     width, height = image.size

@@ -5,35 +5,18 @@ import threading
 
 from trainer.data import input_pipeline
 from trainer.data import sample_questions
-from trainer.serve import image_checks
-# The image checks, here too for the server's callers.
+# The image checks, here too for callers of this module.
 from trainer.serve.image_checks import CheckedImage  # pylint: disable=unused-import
-from trainer.serve.image_checks import ImageRefused
+from trainer.serve.image_checks import DECODABLE_FORMATS  # pylint: disable=unused-import
+from trainer.serve.image_checks import FORM_OVERHEAD_BYTES  # pylint: disable=unused-import
+from trainer.serve.image_checks import ImageRefused  # pylint: disable=unused-import
+from trainer.serve.image_checks import body_refusal  # pylint: disable=unused-import
 from trainer.serve.image_checks import checked_image  # pylint: disable=unused-import
 from trainer.serve.serve_config import UploadLimits  # pylint: disable=unused-import
 from trainer.serve.serve_config import megapixels_to_pixels  # pylint: disable=unused-import
 from trainer.serve.serve_config import mib_to_bytes  # pylint: disable=unused-import
 
 SplitRefused = sample_questions.SplitRefused
-
-# The multipart envelope around the file (boundaries, the question field).
-FORM_OVERHEAD_BYTES = 64 * 1024
-
-
-def body_refusal(content_length, limits):
-  """ImageRefused for a POST body that cannot fit the limit, else None."""
-  if content_length is None:
-    return ImageRefused(411, 'the request has no Content-Length header')
-  try:
-    length = int(content_length)
-  except ValueError:
-    return ImageRefused(400, f'Content-Length {content_length!r} is not a '
-                        'number')
-  if length > limits.max_upload_bytes + FORM_OVERHEAD_BYTES:
-    return ImageRefused(
-        413, f'the upload is {image_checks.mib(length)}; the limit is '
-        f'{image_checks.mib(limits.max_upload_bytes)}')
-  return None
 
 
 class QuestionStore:

@@ -15,30 +15,35 @@ Only TFLite builtin ops are allowed: a model that needs more (the LSTM student
 needs Select TF ops) raises ConversionError instead of silently producing a
 file that a plain interpreter cannot run. The .tflite keeps one signature,
 'serving_default', whose inputs carry this repository's names
-(input_ids, attention_mask, image) and whose output is 'logits' [B, K]:
+(input_ids, attention_mask, image) and whose output is 'logits' [B, K]. They
+run with LiteRT (`ai-edge-litert`, trainer/serve/litert_runner.py), the
+successor of the deprecated tf.lite.Interpreter:
 
   runner = TFLiteRunner('MODEL_DIR/tflite/model-int8.tflite')
   runner.logits({'input_ids': ids, 'attention_mask': mask, 'image': pixels})
 """
 import contextlib
+import json
 import os
+import tempfile
 import warnings
 
-import numpy as np
 import tensorflow as tf
 
 from trainer.contract import errors
 from trainer.data import input_pipeline
 from trainer.models import model_io
 from trainer.models import multimodal
+from trainer.serve import export
+from trainer.serve import litert_bundle
+from trainer.serve import litert_runner
 from trainer.serve import tflite_modes
 
 QUANTIZE_MODES = tflite_modes.QUANTIZE_MODES
 TFLITE_DIR = 'tflite'
-SIGNATURE = 'serving_default'
-OUTPUT = 'logits'
-MODEL_INPUTS = (input_pipeline.INPUT_IDS, input_pipeline.ATTENTION_MASK,
-                input_pipeline.IMAGE)
+SIGNATURE = litert_runner.SIGNATURE
+OUTPUT = litert_runner.OUTPUT
+MODEL_INPUTS = litert_runner.MODEL_INPUTS
 DEFAULT_TRAINING_SPLIT = 'train2014'
 
 
@@ -49,6 +54,24 @@ class ConversionError(errors.UserError):
 def tflite_path(model_dir, quantize):
   """MODEL_DIR/tflite/model-{quantize}.tflite."""
   return os.path.join(model_dir, TFLITE_DIR, f'model-{quantize}.tflite')
+
+
+def bundle_path(model_dir, quantize):
+  """MODEL_DIR/tflite/bundle-{quantize}: the LiteRT bundle's default folder."""
+  return os.path.join(model_dir, TFLITE_DIR, f'bundle-{quantize}')
+
+
+def bundle_beside(path):
+  """The bundle `vqa export-tflite` wrote beside FOLDER/model-Q.tflite
+  (FOLDER/bundle-Q), None when there is none."""
+  name = os.path.basename(path)
+  if not (name.startswith('model-') and name.endswith('.tflite')):
+    return None
+  quantize = name[len('model-'):-len('.tflite')]
+  folder = os.path.join(os.path.dirname(path), f'bundle-{quantize}')
+  if tf.io.gfile.exists(os.path.join(folder, litert_bundle.BUNDLE_FILE)):
+    return folder
+  return None
 
 
 def check_quantize(quantize):
@@ -195,60 +218,83 @@ def _read_bytes(path):
     return f.read()
 
 
-class TFLiteRunner:
-  """Runs a .tflite VQA model by our input names, at any batch size.
-
-  Uses the 'serving_default' signature, which keeps the input names the
-  model was converted with (the interpreter's tensor names are mangled, e.g.
-  'serving_default_input_ids:0'). The signature runner resizes the inputs and
-  re-allocates the tensors when the batch size changes, and does nothing more
-  when it does not.
-
-  Attributes:
-    input_names: the model's inputs, of input_ids, attention_mask, image.
-    uses_image: whether `image` is one of them.
-    num_answers: K, the width of the logits.
-  """
+class TFLiteRunner(litert_runner.LiteRTRunner):
+  """litert_runner.LiteRTRunner, also from a .tflite path (local or gs://)."""
 
   def __init__(self, model):
     """Loads a model: a .tflite path (local or gs://) or the file's bytes."""
-    source = 'the given bytes'
-    if not isinstance(model, (bytes, bytearray)):
-      source, model = model, _read_bytes(model)
-    with _without_interpreter_deprecation_warning():
-      self._interpreter = tf.lite.Interpreter(model_content=bytes(model))
-    signatures = self._interpreter.get_signature_list()
-    if SIGNATURE not in signatures:
-      raise errors.UserError(f'{source}: no {SIGNATURE!r} signature (found '
-                       f'{sorted(signatures)}); convert it with '
-                       '`vqa export-tflite`')
-    names = signatures[SIGNATURE]['inputs']
-    unknown = set(names) - set(MODEL_INPUTS)
-    if unknown or signatures[SIGNATURE]['outputs'] != [OUTPUT]:
-      raise errors.UserError(f'{source}: inputs {names} and outputs '
-                       f'{signatures[SIGNATURE]["outputs"]}; expected inputs '
-                       f'among {MODEL_INPUTS} and the output {OUTPUT!r}')
-    self._runner = self._interpreter.get_signature_runner(SIGNATURE)
-    self.input_names = tuple(name for name in MODEL_INPUTS if name in names)
-    self.uses_image = input_pipeline.IMAGE in self.input_names
-    self._dtypes = {name: details['dtype'] for name, details
-                    in self._runner.get_input_details().items()}
-    self.num_answers = int(
-        self._runner.get_output_details()[OUTPUT]['shape_signature'][-1])
+    if isinstance(model, (bytes, bytearray)):
+      super().__init__(model)
+    else:
+      super().__init__(_read_bytes(model), source=model)
 
-  def logits(self, inputs):
-    """[B, K] float32 logits of `inputs` (name -> array [B, ...]).
 
-    Inputs the model does not take (e.g. `image` for the question-only
-    model) are ignored; arrays are cast to the model's input types.
-    """
-    missing = [name for name in self.input_names if name not in inputs]
-    if missing:
-      raise ValueError(f'missing model inputs {missing}; the model takes '
-                       f'{list(self.input_names)}')
-    feed = {name: np.asarray(inputs[name], dtype=self._dtypes[name])
-            for name in self.input_names}
-    return self._runner(**feed)[OUTPUT]
+# The LiteRT bundle (what it holds: trainer/serve/litert_bundle.py).
+
+
+def _tokenizer_json(tokenizer_dir):
+  """tokenizer.json of the records' tokenizer, made from vocab.txt when the
+  folder has none."""
+  path = os.path.join(tokenizer_dir, litert_bundle.TOKENIZER_FILE)
+  if tf.io.gfile.exists(path):
+    return _read_bytes(path).decode('utf-8')
+  import tokenizers  # pylint: disable=g-import-not-at-top
+  vocab = _read_bytes(os.path.join(tokenizer_dir, 'vocab.txt'))
+  with tempfile.TemporaryDirectory() as tmp:
+    local = os.path.join(tmp, 'vocab.txt')
+    with open(local, 'wb') as f:
+      f.write(vocab)
+    return tokenizers.BertWordPieceTokenizer(
+        local, lowercase=export.lower_case(tokenizer_dir)).to_str()
+
+
+def _bundle_readme(facts, runner):
+  length, size = facts.max_question_tokens, facts.image_size
+  inputs = [f'- `input_ids` int32 [B, {length}]: WordPiece ids of '
+            '`[CLS] question [SEP]` (tokenizer.json), cut to '
+            f'{length} keeping [SEP] last, padded with 0',
+            f'- `attention_mask` int32 [B, {length}]: 1 for real tokens']
+  if runner.uses_image:
+    inputs.append(f'- `image` uint8 [B, {size}, {size}, 3]: RGB, resized '
+                  'to a square with antialiased bilinear filtering (Pillow)')
+  return '\n'.join([
+      '# VQA model, LiteRT bundle', '',
+      'Answers a question about a picture with `ai-edge-litert`, '
+      '`tokenizers` and Pillow; TensorFlow is not needed.', '',
+      '    vqa predict --tflite THIS_FOLDER --image photo.jpg '
+      '--question "What color is the bus?"', '',
+      f'`{litert_bundle.MODEL_FILE}` ({facts.quantize}), signature '
+      f'`{SIGNATURE}`; any batch size B. Inputs:', '', *inputs, '',
+      f'Output: `{OUTPUT}` float32 [B, {len(facts.answers)}]; softmax for '
+      f'probabilities, the answers in order in `{litert_bundle.BUNDLE_FILE}`'
+      ' ("answers"). A student with a compact vocabulary maps the full '
+      'WordPiece ids to its own inside the model, so feed the ids '
+      'tokenizer.json gives.', '',
+      '    from ai_edge_litert.interpreter import Interpreter',
+      f'    runner = Interpreter(model_path="{litert_bundle.MODEL_FILE}")'
+      f'.get_signature_runner("{SIGNATURE}")',
+      '    logits = runner(input_ids=ids, attention_mask=mask, '
+      'image=pixels)["logits"]', ''])
+
+
+def write_bundle(loaded, content, quantize, bundle_dir):
+  """Writes the LiteRT bundle of a converted model; returns its files."""
+  runner = TFLiteRunner(content)
+  facts = litert_bundle.BundleFacts(
+      answers=tuple(loaded.answers), image_size=loaded.image_size,
+      max_question_tokens=loaded.max_question_tokens, quantize=quantize,
+      source_model=loaded.model_dir)
+  files = {
+      litert_bundle.MODEL_FILE: content,
+      litert_bundle.TOKENIZER_FILE: _tokenizer_json(loaded.tokenizer_dir),
+      litert_bundle.BUNDLE_FILE: json.dumps(facts.to_json(), indent=2),
+      litert_bundle.README_FILE: _bundle_readme(facts, runner),
+  }
+  paths = []
+  for name, data in files.items():
+    paths.append(os.path.join(bundle_dir, name))
+    model_io.write_file(data, paths[-1])
+  return paths
 
 
 def model_dir_of(path):

@@ -48,6 +48,11 @@ def test_demo_runs_every_stage_and_writes_the_records(tmp_path):
   for model_dir in ('student', 'student_pruned'):
     assert os.path.exists(os.path.join(config.output, model_dir, 'tflite',
                                        'model-int8.tflite'))
+    assert os.path.exists(os.path.join(config.output, model_dir, 'tflite',
+                                       'bundle-int8', 'bundle.json'))
+    # The compact vocabulary, carried over by pruning.
+    assert os.path.exists(os.path.join(config.output, model_dir,
+                                       'vocabulary.json'))
   with open(os.path.join(config.output, 'report', 'report.md')) as f:
     table = f.read()
   for name in ('teacher', 'student', 'student-alone', 'pruned',

@@ -90,7 +90,8 @@ def test_the_teacher_is_untouched_by_on_the_fly_distillation(
 def test_the_teacher_weights_in_memory_do_not_change(tiny_records,
                                                      tiny_teacher):
   teacher = model_io.load_model(tiny_teacher).model
-  student = student_lib.build_student(TINY_STUDENT, 30522, len(
+  student = student_lib.build_student(
+      dataclasses.replace(TINY_STUDENT, vocabulary='full'), 30522, len(
       json.load(open(os.path.join(tiny_records, 'answers.json')))['answers']),
                                       16, 32)
   distiller = distillation.Distiller(student, teacher, alpha=0.0,

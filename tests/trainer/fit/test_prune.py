@@ -51,11 +51,16 @@ def test_student_reaches_the_scheduled_sparsity_and_shrinks(
   # The first image convolution and the answer layer stay dense by default.
   assert set(summary['kept_dense']) == {'image_conv_0', 'answer_logits'}
   assert not set(summary['kept_dense']) & set(summary['pruned_layers'])
-  assert summary['size']['gzip_bytes'] < 0.6 * (
+  # The layers kept dense (and batch norm, biases) are a large part of the
+  # tiny compact student, so 75% sparsity saves about a third.
+  assert summary['size']['gzip_bytes'] < 0.7 * (
       summary['unpruned_size']['gzip_bytes'])
   # The saved model is the stripped one, sparse, and evaluates as usual.
   loaded = model_io.load_model(str(output))
   assert loaded.architecture == model_io.STUDENT
+  # The compact vocabulary comes along: the same wordpieces, remapped.
+  assert model_io.read_compact_vocabulary(str(output)) == (
+      model_io.read_compact_vocabulary(tiny_student))
   embeddings = loaded.model.get_layer('token_embedding').get_weights()[0]
   assert np.mean(embeddings == 0) == pytest.approx(0.75, abs=0.02)
   for name in summary['kept_dense']:
