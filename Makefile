@@ -8,7 +8,7 @@ DEMO_OUTPUT ?= demo_output
 # Test processes (pytest-xdist); each test file runs whole in one of them, so
 # module fixtures are built once.
 TEST_WORKERS ?= 2
-PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 .PHONY: install demo test test-all bench lock clean
 
