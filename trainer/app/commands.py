@@ -98,10 +98,9 @@ def _print_preprocess(outcome, config):
   print(accounting.format_summary(counts))
   print(f'images read (Beam counter, all splits): '
         f'{counters.get("images_read", 0)}')
+  # A run that does not add up never gets here: check_run raised first.
   print(f'answers: {metadata.answers.num_answers}; output: '
         f'{config.output}; {seconds:.1f} s')
-  if any(accounting.unaccounted(entry) for entry in counts.values()):
-    return 1
   return 0
 
 
