@@ -75,9 +75,10 @@ def score(model_dir, records):
   from trainer.measure import image_check  # pylint: disable=g-import-not-at-top
   from trainer.data import input_pipeline  # pylint: disable=g-import-not-at-top
   from trainer.models import model_io  # pylint: disable=g-import-not-at-top
+  from trainer.models import inference  # pylint: disable=g-import-not-at-top
   spec = input_pipeline.read_data_spec(records)
   loaded = model_io.load_model(model_dir)
-  logits_of = image_check.keras_logits(loaded.model)
+  logits_of = inference.loaded_logits(loaded)
   if not loaded.uses_image:
     from trainer.measure import evaluate  # pylint: disable=g-import-not-at-top
     arrays, _ = evaluate.collect_predictions(logits_of, spec, 'val2014', 64,

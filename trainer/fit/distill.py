@@ -12,6 +12,7 @@ from trainer.data import compact_vocabulary
 from trainer.fit import defaults
 from trainer.fit import distribution
 from trainer.data import input_pipeline
+from trainer.models import inference
 from trainer.models import model_io
 from trainer.models import student as student_lib
 from trainer.data import targets
@@ -152,8 +153,9 @@ def distill(config, strategy=None, extra_callbacks=()):
                                     global_batch)
   summary['parameters'] = int(student.count_params())
   summary['training_splits'] = list(config.training_splits)
-  outputs.add_choices_and_image_check(summary, choices, student, config, spec,
-                                      global_batch, chief)
+  outputs.add_choices_and_image_check(
+      summary, choices, inference.logits_function(student), config, spec,
+      global_batch, chief)
   return outputs.save_outputs(student, config, spec, output, chief, summary,
                               model_config=config.student,
                               extra={'choices': summary['choices']})

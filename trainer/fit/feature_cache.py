@@ -42,10 +42,10 @@ def _unique_rows(id_batches, feature_batches):
   return ids[first], features[first]
 
 
-def compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
-                      decode_images):
-  """FeatureTable of `encoder(encoder_input(batch))` over `splits`, by id."""
-  encoder = tf.function(encoder)
+def compute_features(features_of, spec, splits, batch_size, id_key,
+                     encoder_input, decode_images):
+  """FeatureTable of `features_of(encoder_input(batch))` over `splits`, by
+  id (`features_of`: e.g. an inference.logits_function, numpy out)."""
   ids, features = [], []
   for split in splits:
     dataset = input_pipeline.make_dataset(
@@ -53,7 +53,7 @@ def compute_features(encoder, spec, splits, batch_size, id_key, encoder_input,
         for_keras=False, decode_images=decode_images)
     for batch in dataset:
       ids.append(batch[id_key].numpy())
-      features.append(encoder(encoder_input(batch), training=False).numpy())
+      features.append(np.asarray(features_of(encoder_input(batch))))
   return FeatureTable(*_unique_rows(ids, features))
 
 
@@ -95,9 +95,10 @@ def compute_text_features(layers, spec, splits, batch_size):
 
 def compute_image_features(layers, spec, splits, batch_size):
   """FeatureTable of pooled image features over `splits`, by image id."""
+  encoder = tf.function(multimodal.image_encoder_model(layers))
   return compute_features(
-      multimodal.image_encoder_model(layers), spec, splits, batch_size,
-      'image_id', lambda batch: batch[input_pipeline.IMAGE],
+      lambda images: encoder(images, training=False).numpy(), spec, splits,
+      batch_size, 'image_id', lambda batch: batch[input_pipeline.IMAGE],
       decode_images=True)
 
 

@@ -32,22 +32,24 @@ def history_summary(history, val_metrics, seconds, strategy, global_batch):
           'replicas': strategy.num_replicas_in_sync}
 
 
-def run_image_check(model, config, spec, global_batch):
-  """The image-branch check of a fitted model, or None (no image, or
+def run_image_check(logits_of, config, spec, global_batch):
+  """The image-branch check of a fitted model (`logits_of`: its
+  inference.logits_function), or None (no image, or
   config.image_check_questions is 0)."""
   if not (config.model.uses_image and config.image_check_questions):
     return None
-  return image_check.measure(image_check.keras_logits(model), spec,
+  return image_check.measure(logits_of, spec,
                              config.val_split, global_batch,
                              config.image_check_questions)
 
 
-def add_choices_and_image_check(summary, choices, model, config, spec,
+def add_choices_and_image_check(summary, choices, logits_of, config, spec,
                                 global_batch, chief):
   """Adds the decided defaults, the image-branch check and the convergence
   check (printed by the chief) to a fit's summary."""
   summary['choices'] = [choice.to_dict() for choice in choices]
-  summary['image_check'] = run_image_check(model, config, spec, global_batch)
+  summary['image_check'] = run_image_check(logits_of, config, spec,
+                                            global_batch)
   summary['convergence'] = convergence.check(summary['history'])
   if chief:
     image_check.print_check(summary['image_check'])

@@ -9,6 +9,7 @@ from trainer.contract import errors
 from trainer.fit import feature_cache
 from trainer.data import input_pipeline
 from trainer.fit.distillation import TEACHER_LOGITS
+from trainer.models import inference
 from trainer.models import model_io
 
 LOGITS_DIR = 'teacher_logits'
@@ -82,7 +83,8 @@ def teacher_logits_table(config, spec, batch_size):
                                                            spec.num_answers))
   teacher = model_io.load_model(config.teacher)
   table = feature_cache.compute_features(
-      teacher.model, spec, config.training_splits, batch_size, 'question_id',
+      inference.loaded_logits(teacher), spec, config.training_splits,
+      batch_size, 'question_id',
       lambda batch: input_pipeline.to_model_inputs(batch)[0],
       decode_images=teacher.uses_image)
   write_teacher_logits(path, *table.rows)

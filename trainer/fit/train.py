@@ -15,6 +15,7 @@ from trainer.fit import fit_setup
 from trainer.fit import outputs
 # The job's config, here too for callers of the job.
 from trainer.fit.train_config import TrainConfig  # pylint: disable=unused-import
+from trainer.models import inference
 from trainer.models import model_io
 from trainer.models import multimodal
 
@@ -115,10 +116,12 @@ def train_and_evaluate(config, strategy=None, extra_callbacks=()):
                                 return_dict=True, verbose=0)
   with strategy.scope():
     model = multimodal.full_model(layers, spec.max_question_tokens)
+    logits_of = inference.logits_function(model, layers,
+                                          spec.max_question_tokens)
   summary = outputs.history_summary(history, val_metrics, seconds, strategy,
                                     global_batch)
-  outputs.add_choices_and_image_check(summary, choices, model, config, spec,
-                                      global_batch, chief)
+  outputs.add_choices_and_image_check(summary, choices, logits_of, config,
+                                      spec, global_batch, chief)
   return outputs.save_outputs(model, config, spec, output, chief, summary,
                               extra={'choices': summary['choices']})
 

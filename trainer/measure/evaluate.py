@@ -3,12 +3,12 @@ import sys
 import time
 
 import numpy as np
-import tensorflow as tf
 
 from trainer.contract import entry_point
 from trainer.measure import complete_answers
 from trainer.measure import image_check
 from trainer.data import input_pipeline
+from trainer.models import inference
 from trainer.models import model_io
 from trainer.measure import results_file
 from trainer.measure import split_questions as split_questions_lib
@@ -52,13 +52,6 @@ def collect_predictions(logits_of, spec, split, batch_size, uses_image=True):
   arrays = {name: np.concatenate(values) for name, values in columns.items()}
   arrays['answer_type'] = np.array([t.decode() for t in arrays['answer_type']])
   return arrays, examples / max(seconds, 1e-9)
-
-
-def predict_split(model, spec, split, batch_size, uses_image=True):
-  """Runs a Keras `model` over a split; returns per-question arrays and ex/s."""
-  logits_of = tf.function(lambda inputs: model(inputs, training=False))
-  return collect_predictions(lambda inputs: logits_of(inputs).numpy(), spec,
-                             split, batch_size, uses_image)
 
 
 def vqa_scores(arrays, predicted):
@@ -143,8 +136,9 @@ def evaluate_model(model_dir, spec, split, split_questions=None,
   loaded = model_io.load_model(model_dir)
   model_io.check_same_answers(loaded.answers, model_dir, spec.answers,
                               spec.answers_path)
-  arrays, rate = predict_split(loaded.model, spec, split, batch_size,
-                               loaded.uses_image)
+  logits_of = inference.loaded_logits(loaded)
+  arrays, rate = collect_predictions(logits_of, spec, split, batch_size,
+                                     loaded.uses_image)
   predicted = arrays['predicted']
   answers, sources = complete_answers.complete(
       record_answers(arrays, predicted, spec.answers), split_questions,
@@ -155,8 +149,8 @@ def evaluate_model(model_dir, spec, split, split_questions=None,
   report = split_report(arrays, predicted, split_questions, answers, sources,
                         rate)
   if split_questions.labelled and loaded.uses_image:
-    report['image_check'] = image_check.measure(
-        image_check.keras_logits(loaded.model), spec, split, batch_size)
+    report['image_check'] = image_check.measure(logits_of, spec, split,
+                                                batch_size)
   return report, arrays, answers
 
 

@@ -96,12 +96,6 @@ def moved_images_accuracy(logits_of, spec, split, batch_size=64):
   return float(np.concatenate(moved).mean())
 
 
-def keras_logits(model):
-  """A traced inference function of a Keras model, returning numpy."""
-  call = tf.function(lambda inputs: model(inputs, training=False))
-  return lambda inputs: call(inputs).numpy()
-
-
 def describe(check):
   """One line: both accuracies and the gap."""
   return (f'image-branch check on {check["split"]} ({check["questions"]} '

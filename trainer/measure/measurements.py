@@ -10,8 +10,8 @@ from trainer.measure import image_check
 from trainer.measure import latency
 from trainer.measure import sizes
 from trainer.measure import tables
+from trainer.models import inference
 from trainer.models import model_io
-from trainer.models import multimodal
 
 KERAS = 'keras'
 TFLITE = 'tflite'
@@ -26,20 +26,6 @@ def is_tflite(path):
 def check_answers(model_answers, spec, model_path):
   model_io.check_same_answers(model_answers, model_path, spec.answers,
                               spec.answers_path)
-
-
-def keras_logits_function(model):
-  """Model inputs (arrays or tensors) -> numpy logits, via one tf.function.
-
-  The batch dimension is left open so that the evaluation pass and every
-  latency batch size share one trace (a teacher trace costs seconds).
-  """
-  signature = multimodal.input_signature(model)
-  logits_of = tf.function(lambda inputs: model(inputs, training=False),
-                          input_signature=[signature])
-  return lambda inputs: logits_of(
-      {name: tf.convert_to_tensor(inputs[name]) for name in signature}
-  ).numpy()
 
 
 # Measuring one model: one row of the table.
@@ -116,7 +102,9 @@ def measure_keras_model(name, model_dir, spec, config, examples=(),
   and latency (`question`: a SplitQuestion for the latency with inputs)."""
   loaded = model_io.load_model(model_dir)
   check_answers(loaded.answers, spec, model_dir)
-  logits_of = keras_logits_function(loaded.model)
+  # Accuracy with each distinct question encoded once (a teacher); latency
+  # with the whole model, what answering a new question costs.
+  logits_of = inference.loaded_logits(loaded)
   arrays, rate = evaluate.collect_predictions(
       logits_of, spec, config.split, config.batch_size, loaded.uses_image)
   evaluation = evaluate.summarize(
@@ -133,8 +121,8 @@ def measure_keras_model(name, model_dir, spec, config, examples=(),
              **accuracy_figures(evaluation),
              **shuffled_images_figure(logits_of, spec, config,
                                       loaded.uses_image),
-             **latency.latency_figures(logits_of, inputs,
-                                       config.latency_batches,
+             **latency.latency_figures(inference.traced(loaded.model),
+                                       inputs, config.latency_batches,
                                        config.latency_repeats),
              ms_with_inputs_b1=latency_with_inputs(
                  saved_model_answer(model_dir, question),

@@ -232,6 +232,9 @@ class LoadedModel:
   image_size: int
   model_dir: str
   saved_config: SavedConfig
+  # A teacher's multimodal.TeacherLayers (inference.loaded_logits encodes
+  # each distinct question once with them); None for a student.
+  layers: object = None
 
   @property
   def tokenizer_dir(self):
@@ -254,7 +257,8 @@ def _build_teacher(saved, model_dir):
   bert = text_encoder.build_random_text_encoder(
       transformers.BertConfig.from_dict(bert_config))
   layers = multimodal.TeacherLayers(model_config, len(saved.answers), bert)
-  return multimodal.full_model(layers, saved.max_question_tokens), model_config
+  return (multimodal.full_model(layers, saved.max_question_tokens),
+          model_config, layers)
 
 
 def read_compact_vocabulary(model_dir):
@@ -271,7 +275,7 @@ def _build_student(saved, model_dir):
   model = student.build_student(
       model_config, saved.vocab_size, len(saved.answers),
       saved.max_question_tokens, saved.image_size, vocabulary)
-  return model, model_config
+  return model, model_config, None
 
 
 _BUILDERS = {TEACHER: _build_teacher, STUDENT: _build_student}
@@ -280,10 +284,11 @@ _BUILDERS = {TEACHER: _build_teacher, STUDENT: _build_student}
 def load_model(model_dir):
   """Rebuilds a trained model from MODEL_DIR alone (no pretrained files)."""
   saved = read_saved_config(model_dir)
-  model, model_config = _BUILDERS[saved.architecture](saved, model_dir)
+  model, model_config, layers = _BUILDERS[saved.architecture](saved,
+                                                              model_dir)
   model.load_weights(os.path.join(model_dir, WEIGHTS_PREFIX)).expect_partial()
   return LoadedModel(model=model, model_config=model_config,
                      answers=saved.answers,
                      max_question_tokens=saved.max_question_tokens,
                      image_size=saved.image_size, model_dir=model_dir,
-                     saved_config=saved)
+                     saved_config=saved, layers=layers)
