@@ -6,9 +6,11 @@ official download, so the preprocessing pipeline runs on them unchanged:
   vqa sample-data --output /tmp/vqa_sample --images-per-split 200
   vqa sample-data --output /tmp/vqa_photos --kind photos
 
-Two families: 'shapes' (the default; coloured circles, squares and triangles,
-beam_pipelines.sample_shapes) and 'photos' (grids of real photographs shipped
-with scikit-image, beam_pipelines.sample_photos). Every question text gets a
+Three families: 'shapes' (the default; coloured circles, squares and
+triangles, beam_pipelines.sample_shapes), 'photos' (grids of real photographs
+shipped with scikit-image, beam_pipelines.sample_photos) and 'glyphs' (small
+rotated digits and letters over noise, to be read and counted,
+beam_pipelines.sample_glyphs; made for 96 px). Every question text gets a
 balanced answer distribution, so answering needs both the image and the
 question. Output is byte-identical for the same config.
 """
@@ -17,6 +19,7 @@ import pathlib
 import re
 import sys
 
+from beam_pipelines import sample_glyphs
 from beam_pipelines import sample_photos
 from beam_pipelines import sample_shapes
 from beam_pipelines import sample_vqa
@@ -24,7 +27,7 @@ from trainer.contract import entry_point
 from trainer.contract import errors
 from trainer.contract import record_spec
 
-KINDS = ('shapes', 'photos')
+KINDS = ('shapes', 'photos', 'glyphs')
 MIN_IMAGE_SIZE = sample_vqa.MIN_IMAGE_SIZE
 
 _SPLIT_NAME = re.compile(r'^[A-Za-z0-9_-]+$')
@@ -43,7 +46,7 @@ class SampleDataConfig:
       test* splits (e.g. 'test2015') get no annotations file, as in the
       official download.
     seed: same seed and config give byte-identical files.
-    kind: 'shapes' or 'photos', the family of scenes.
+    kind: 'shapes', 'photos' or 'glyphs', the family of scenes.
     out_dir: the folder `vqa sample-data` writes into.
   """
   images_per_split: int = 200
@@ -56,7 +59,9 @@ class SampleDataConfig:
   seed: int = 0
   kind: str = dataclasses.field(default='shapes', metadata={
       'choices': KINDS, 'help': 'shapes: coloured shapes; photos: 2x2 grids '
-                                'of scikit-image photographs'})
+                                'of scikit-image photographs; glyphs: small '
+                                'digits and letters to read and count (use '
+                                '96 px)'})
   # Where `vqa sample-data` writes; `generate` takes the folder itself.
   out_dir: str = dataclasses.field(default='', metadata={
       'flag': '--output', 'deprecated_positional': True, 'required': True,
@@ -98,6 +103,8 @@ def _check_splits(splits):
 def _family(kind):
   if kind == 'photos':
     return sample_photos.family()
+  if kind == 'glyphs':
+    return sample_glyphs.family()
   return sample_shapes.family()
 
 
