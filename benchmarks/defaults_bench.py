@@ -2,7 +2,8 @@
 documented defaults, on each sample-data family.
 
   python benchmarks/defaults_bench.py --kind shapes [--images 1600]
-      [--image-size 32] [--work-dir DIR]
+      [--image-size 32] [--epochs N] [--work-dir DIR]
+  python benchmarks/defaults_bench.py --kind glyphs --image-size 96
 
 For one family: `vqa sample-data`, `vqa preprocess`, then, with no
 accuracy-tuning flag (only `--image-weights none`, as on a machine without
@@ -27,7 +28,7 @@ import time
 
 import numpy as np
 
-TOP_ANSWERS = {'shapes': 10, 'photos': 12}
+TOP_ANSWERS = {'shapes': 10, 'photos': 12, 'glyphs': 9}
 TEACHER_MARGIN = 0.20
 STUDENT_SHARE = 0.95
 
@@ -49,10 +50,12 @@ def prepare(config, work_dir):
   return records
 
 
-def train_models(records, work_dir):
-  """{name: (MODEL_DIR, seconds)} for every model, with the defaults."""
+def train_models(records, work_dir, epochs=None):
+  """{name: (MODEL_DIR, seconds)} for every model, with the defaults
+  (and `epochs` for every model when given)."""
   path = lambda name: os.path.join(work_dir, name)
-  common = ('--data', records, '--image-weights', 'none')
+  epoch_flags = ('--epochs', epochs) if epochs else ()
+  common = ('--data', records, '--image-weights', 'none') + epoch_flags
   models = {}
   models['question-only'] = (path('question_only'), vqa(
       'train', *common, '--output', path('question_only'), '--architecture',
@@ -61,10 +64,10 @@ def train_models(records, work_dir):
                                              path('teacher')))
   models['student'] = (path('student'), vqa(
       'distill', '--data', records, '--teacher', path('teacher'), '--output',
-      path('student')))
+      path('student'), *epoch_flags))
   models['student alone'] = (path('student_alone'), vqa(
       'distill', '--data', records, '--alpha', '1', '--output',
-      path('student_alone')))
+      path('student_alone'), *epoch_flags))
   return models
 
 
@@ -128,10 +131,12 @@ def main(argv=None):
   parser.add_argument('--images', type=int, default=1600)
   parser.add_argument('--image-size', type=int, default=32)
   parser.add_argument('--work-dir', default='')
+  parser.add_argument('--epochs', type=int, default=None,
+                      help='epochs of every model (default: each job\'s)')
   config = parser.parse_args(argv)
   work_dir = config.work_dir or tempfile.mkdtemp(prefix='defaults_bench_')
   records = prepare(config, work_dir)
-  trained = train_models(records, work_dir)
+  trained = train_models(records, work_dir, config.epochs)
   rows = {'majority answer': (majority(records),) * 2 + (0.0,)}
   for name, (model_dir, seconds) in trained.items():
     rows[name] = score(model_dir, records) + (seconds,)
