@@ -79,6 +79,14 @@ class DeprecatedName(argparse.Action):
 
   def __call__(self, parser, namespace, values, option_string=None):
     old = option_string or f'the positional {self.metavar}'
+    if option_string is None:
+      given = getattr(namespace, self.field_dest, None)
+      if given is not None and given != values:
+        parser.error(f'{self.replacement} {given} and the positional {values} '
+                     f'both give {self.replacement}; give it once (the '
+                     'positional form is deprecated)')
+      # Kept apart too: given_fields refuses a flag given after it.
+      setattr(namespace, self.dest, values)
     print(f'{parser.prog}: note: {old} is deprecated; use '
           f'{self.replacement}', file=sys.stderr)
     setattr(namespace, self.field_dest, values)
@@ -289,6 +297,16 @@ def merge(values, overrides):
   return merged
 
 
+def _check_one_source(namespace, dest, value, flag):
+  """A UserError when a field's old positional and its flag both came,
+  with different values: which one was meant cannot be known."""
+  positional = getattr(namespace, f'{dest}_positional', None)
+  if positional is not None and positional != value:
+    raise errors.UserError(
+        f'{flag} {value} and the positional {positional} both give '
+        f'{flag}; give it once (the positional form is deprecated)')
+
+
 def given_fields(cls, namespace):
   """Nested dict of the fields set by flags on the command line."""
   given = {}
@@ -297,6 +315,7 @@ def given_fields(cls, namespace):
     if not hasattr(namespace, dest):
       continue
     value = getattr(namespace, dest)
+    _check_one_source(namespace, dest, value, flag_name(path, field))
     if 'parse' in field.metadata:
       value = field.metadata['parse'](value)
     node = given

@@ -137,6 +137,19 @@ def test_deprecated_names_still_work_with_a_note(capsys):
   assert 'use --output' in capsys.readouterr().err
 
 
+@pytest.mark.parametrize('argv', [['--output', 'new_dir', 'old_dir'],
+                                  ['old_dir', '--output', 'new_dir']])
+def test_the_old_positional_next_to_its_flag_is_refused(argv, tmp_path,
+                                                        monkeypatch, capsys):
+  monkeypatch.chdir(tmp_path)
+  assert cli.main(['sample-data', *argv, '--images-per-split', '1',
+                   '--splits', 'val2014']) == 2
+  err = capsys.readouterr().err
+  assert ('--output new_dir and the positional old_dir both give --output'
+          in err)
+  assert not list(tmp_path.iterdir())  # nothing written, in either folder
+
+
 def test_deprecated_names_are_not_shown():
   help_text = _parser('train').format_help()
   assert '--architecture' in help_text and '--model' not in help_text
