@@ -69,27 +69,19 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 class DeprecatedName(argparse.Action):
-  """An old name of a flag: sets the same field, with a one-line note."""
+  """An old name of a flag: sets the same field, with a one-line note. An
+  old positional keeps its own dest (FIELD_positional): given_fields
+  resolves it, refusing it next to the flag that replaces it."""
 
-  def __init__(self, option_strings, dest, replacement='', field_dest='',
-               **kwargs):
+  def __init__(self, option_strings, dest, replacement='', **kwargs):
     super().__init__(option_strings, dest, **kwargs)
     self.replacement = replacement
-    self.field_dest = field_dest or dest
 
   def __call__(self, parser, namespace, values, option_string=None):
     old = option_string or f'the positional {self.metavar}'
-    if option_string is None:
-      given = getattr(namespace, self.field_dest, None)
-      if given is not None and given != values:
-        parser.error(f'{self.replacement} {given} and the positional {values} '
-                     f'both give {self.replacement}; give it once (the '
-                     'positional form is deprecated)')
-      # Kept apart too: given_fields refuses a flag given after it.
-      setattr(namespace, self.dest, values)
     print(f'{parser.prog}: note: {old} is deprecated; use '
           f'{self.replacement}', file=sys.stderr)
-    setattr(namespace, self.field_dest, values)
+    setattr(namespace, self.dest, values)
 
 
 def walk(cls, prefix=()):
@@ -173,7 +165,7 @@ def _add_deprecated_names(parser, flag, dest, field, options):
     kept.pop('nargs', None)
     kept.setdefault('metavar', dest.upper())
     parser.add_argument(f'{dest}_positional', nargs='?', action=DeprecatedName,
-                        replacement=flag, field_dest=dest,
+                        replacement=flag,
                         default=argparse.SUPPRESS, help=argparse.SUPPRESS,
                         **kept)
 
@@ -297,25 +289,31 @@ def merge(values, overrides):
   return merged
 
 
-def _check_one_source(namespace, dest, value, flag):
-  """A UserError when a field's old positional and its flag both came,
-  with different values: which one was meant cannot be known."""
-  positional = getattr(namespace, f'{dest}_positional', None)
-  if positional is not None and positional != value:
+_NOT_GIVEN = object()
+
+
+def _given_value(namespace, dest, flag):
+  """The field's value from its flag or its old positional (_NOT_GIVEN
+  when neither came); a UserError when both came: which one was meant
+  cannot be known."""
+  value = getattr(namespace, dest, _NOT_GIVEN)
+  positional = getattr(namespace, f'{dest}_positional', _NOT_GIVEN)
+  if positional is _NOT_GIVEN:
+    return value
+  if value is not _NOT_GIVEN:
     raise errors.UserError(
         f'{flag} {value} and the positional {positional} both give '
         f'{flag}; give it once (the positional form is deprecated)')
+  return positional
 
 
 def given_fields(cls, namespace):
   """Nested dict of the fields set by flags on the command line."""
   given = {}
   for path, field, _ in walk(cls):
-    dest = '.'.join(path)
-    if not hasattr(namespace, dest):
+    value = _given_value(namespace, '.'.join(path), flag_name(path, field))
+    if value is _NOT_GIVEN:
       continue
-    value = getattr(namespace, dest)
-    _check_one_source(namespace, dest, value, flag_name(path, field))
     if 'parse' in field.metadata:
       value = field.metadata['parse'](value)
     node = given
