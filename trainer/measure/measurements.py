@@ -103,8 +103,10 @@ def measure_keras_model(name, model_dir, spec, config, examples=(),
   loaded = model_io.load_model(model_dir)
   check_answers(loaded.answers, spec, model_dir)
   # Accuracy with each distinct question encoded once (a teacher); latency
-  # with the whole model, what answering a new question costs.
-  logits_of = inference.loaded_logits(loaded)
+  # with the whole model, what answering a new question costs (one trace
+  # for both when the model is a student).
+  whole = inference.traced(loaded.model)
+  logits_of = inference.loaded_logits(loaded, whole)
   arrays, rate = evaluate.collect_predictions(
       logits_of, spec, config.split, config.batch_size, loaded.uses_image)
   evaluation = evaluate.summarize(
@@ -121,8 +123,8 @@ def measure_keras_model(name, model_dir, spec, config, examples=(),
              **accuracy_figures(evaluation),
              **shuffled_images_figure(logits_of, spec, config,
                                       loaded.uses_image),
-             **latency.latency_figures(inference.traced(loaded.model),
-                                       inputs, config.latency_batches,
+             **latency.latency_figures(whole, inputs,
+                                       config.latency_batches,
                                        config.latency_repeats),
              ms_with_inputs_b1=latency_with_inputs(
                  saved_model_answer(model_dir, question),

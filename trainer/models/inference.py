@@ -89,15 +89,17 @@ class QuestionMemoLogits:
     return self._head(head_inputs)
 
 
-def logits_function(model, layers=None, max_question_tokens=None):
+def logits_function(model, layers=None, max_question_tokens=None,
+                    whole=None):
   """Batch of model inputs -> numpy logits: a teacher (given its `layers`)
-  encodes each distinct question once; any other model runs whole."""
+  encodes each distinct question once; any other model runs whole (`whole`:
+  its traced() function when the caller has one already)."""
   if layers is None:
-    return traced(model)
+    return whole or traced(model)
   return QuestionMemoLogits(layers, max_question_tokens)
 
 
-def loaded_logits(loaded):
+def loaded_logits(loaded, whole=None):
   """logits_function of a model_io.LoadedModel."""
   return logits_function(loaded.model, loaded.layers,
-                         loaded.max_question_tokens)
+                         loaded.max_question_tokens, whole)
