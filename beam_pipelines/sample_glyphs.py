@@ -16,7 +16,9 @@ and the counts 1-3 (2 and 3 shared with the digits).
 import collections
 import dataclasses
 
+import numpy as np
 from PIL import Image
+from PIL import ImageDraw
 from PIL import ImageFont
 
 from beam_pipelines import sample_vqa
@@ -95,7 +97,6 @@ def _sample_scene(rng, image_size):
 
 def _background(image_size, noise_seed):
   """A light background with pixel noise (deterministic from the seed)."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   rng = np.random.default_rng(noise_seed)
   noise = rng.integers(-_NOISE, _NOISE + 1, (image_size, image_size, 3))
   pixels = np.clip(np.array(_BACKGROUND) + noise, 0, 255).astype(np.uint8)
@@ -107,7 +108,6 @@ def _glyph_image(glyph):
   font = ImageFont.load_default(size=glyph.size)
   side = glyph.size * 2
   patch = Image.new('RGBA', (side, side), (0, 0, 0, 0))
-  from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
   ImageDraw.Draw(patch).text((side / 2, side / 2), glyph.symbol, font=font,
                              fill=glyph.color + (255,), anchor='mm')
   patch = patch.rotate(glyph.degrees, resample=Image.BICUBIC)
