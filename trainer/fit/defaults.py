@@ -8,7 +8,9 @@ image size, the pretrained weights and the global batch size:
                         random features are noise), frozen over pretrained
                         ones (ImageNet's features transfer; faster)
   image_feature_stride  the deepest MobileNetV2 layer whose map is still
-                        about 6x6 or larger at the records' image size
+                        at least 6x6 at the records' image size over
+                        pretrained weights, at least 12x12 when the encoder
+                        is trained from random weights
   learning_rate         BASE_LEARNING_RATE x sqrt(global batch / 32)
   cache_frozen_features on whenever an encoder is frozen
 
@@ -22,7 +24,16 @@ from trainer.contract import errors
 
 # MobileNetV2's output strides, deepest first.
 STRIDES = (32, 16, 8, 4)
+# Over pretrained weights the deepest layers hold ImageNet's most transferable
+# features: keep them down to a 6x6 map.
 SMALLEST_FEATURE_MAP = 6
+# From random weights, in the epochs of a run, the deep blocks (550k of the
+# 616k weights up to stride 16; 66k up to stride 8) do not learn to keep
+# details a few pixels wide, which a 6x6 map has already pooled away: glyphs
+# at 96 px, 10 epochs, val2014 VQA accuracy 0.613 at stride 16 (6x6), 0.848
+# at stride 8 (12x12), 0.692 at stride 4 (24x24, too shallow to read a
+# glyph) (benchmarks/HISTORY.md, "The glyphs family and the feature stride").
+SMALLEST_FEATURE_MAP_FROM_SCRATCH = 12
 BASE_LEARNING_RATE = 2e-3
 BASE_BATCH = 32
 
@@ -46,10 +57,17 @@ def feature_map_size(image_size, stride):
   return math.ceil(image_size / stride)
 
 
-def auto_feature_stride(image_size):
-  """The deepest stride whose map is at least SMALLEST_FEATURE_MAP wide."""
+def smallest_feature_map(from_scratch):
+  return SMALLEST_FEATURE_MAP_FROM_SCRATCH if from_scratch else (
+      SMALLEST_FEATURE_MAP)
+
+
+def auto_feature_stride(image_size, from_scratch=False):
+  """The deepest stride whose map is at least smallest_feature_map() wide
+  (the shallowest stride, 4, when none is)."""
   for stride in STRIDES:
-    if feature_map_size(image_size, stride) >= SMALLEST_FEATURE_MAP:
+    if feature_map_size(image_size, stride) >= smallest_feature_map(
+        from_scratch):
       return stride
   return STRIDES[-1]
 
@@ -85,15 +103,26 @@ def resolve_image_choices(model):
     model = dataclasses.replace(model, image_trainable=trainable)
     choices.append(Choice('image_trainable', trainable, reason))
   if not model.image_feature_stride:
-    stride = auto_feature_stride(model.image_size)
-    side = feature_map_size(model.image_size, stride)
-    model = dataclasses.replace(model, image_feature_stride=stride)
-    choices.append(Choice(
-        'image_feature_stride', stride,
-        f'{model.image_size} px images: the deepest MobileNetV2 layer with a '
-        f'map of at least {SMALLEST_FEATURE_MAP}x{SMALLEST_FEATURE_MAP} '
-        f'({side}x{side})'))
+    model, choice = _feature_stride_choice(model)
+    choices.append(choice)
   return model, choices
+
+
+def _feature_stride_choice(model):
+  from_scratch = model.image_weights == 'none'
+  stride = auto_feature_stride(model.image_size, from_scratch)
+  side = feature_map_size(model.image_size, stride)
+  smallest = smallest_feature_map(from_scratch)
+  why = ('trained from random weights, the deep layers would pool away '
+         'details a few pixels wide' if from_scratch else
+         "pretrained weights: the deepest layers' features transfer best")
+  reach = (f'the deepest MobileNetV2 layer with a map of at least '
+           f'{smallest}x{smallest} ({side}x{side})' if side >= smallest else
+           f'the shallowest MobileNetV2 layer offered ({side}x{side}; none '
+           f'reaches {smallest}x{smallest})')
+  return (dataclasses.replace(model, image_feature_stride=stride),
+          Choice('image_feature_stride', stride,
+                 f'{model.image_size} px images, {why}: {reach}'))
 
 
 def resolve_learning_rate(config, global_batch):

@@ -50,7 +50,8 @@ class ModelConfig:
   image_feature_stride: int = dataclasses.field(default=0, metadata={
       'choices': (0, *sorted(MOBILENET_STRIDE_LAYERS)),
       'help': 'MobileNetV2 up to this output stride; 0: the deepest layer '
-              "whose map is at least 6x6 at the records' image size"})
+              "whose map is at least 12x12 at the records' image size "
+              'without pretrained weights, 6x6 over them'})
   # Training-time image augmentation (never applied to cached features):
   # 'flip' (horizontal flips) or 'flip-rotate' (any of the 8 flips and
   # right-angle rotations), for data whose answers do not depend on

@@ -19,10 +19,38 @@ from trainer.fit import train
 
 @pytest.mark.parametrize('image_size, stride', [
     (224, 32), (192, 32), (96, 16), (64, 8), (48, 8), (32, 4), (16, 4)])
-def test_the_stride_keeps_a_map_of_about_six_by_six(image_size, stride):
+def test_over_pretrained_weights_the_stride_keeps_a_six_by_six_map(
+    image_size, stride):
   assert defaults.auto_feature_stride(image_size) == stride
   if image_size >= 24:
     assert defaults.feature_map_size(image_size, stride) >= 6
+
+
+@pytest.mark.parametrize('image_size, stride', [
+    (224, 16), (192, 16), (96, 8), (64, 4), (48, 4), (32, 4), (16, 4)])
+def test_from_scratch_the_stride_keeps_a_twelve_by_twelve_map(
+    image_size, stride):
+  assert defaults.auto_feature_stride(image_size, from_scratch=True) == stride
+  if image_size >= 48:
+    assert defaults.feature_map_size(image_size, stride) >= 12
+
+
+@pytest.mark.parametrize('weights, stride, words', [
+    ('none', 8, 'at least 12x12 (12x12)'),
+    ('imagenet', 16, 'at least 6x6 (6x6)')])
+def test_the_stride_choice_says_which_rule_chose_it(weights, stride, words):
+  model = multimodal.ModelConfig(image_weights=weights, image_size=96)
+  model, choices = defaults.resolve_image_choices(model)
+  assert model.image_feature_stride == stride
+  reason = {c.field: c for c in choices}['image_feature_stride'].reason
+  assert words in reason and '96 px' in reason
+
+
+def test_a_small_image_says_no_layer_keeps_the_map_wanted():
+  model = multimodal.ModelConfig(image_weights='none', image_size=32)
+  _, choices = defaults.resolve_image_choices(model)
+  reason = {c.field: c for c in choices}['image_feature_stride'].reason
+  assert 'shallowest' in reason and '8x8' in reason
 
 
 def test_the_learning_rate_grows_with_the_square_root_of_the_batch():
