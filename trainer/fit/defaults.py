@@ -13,6 +13,10 @@ image size, the pretrained weights and the global batch size:
                         is trained from random weights
   learning_rate         BASE_LEARNING_RATE x sqrt(global batch / 32)
   cache_frozen_features on whenever an encoder is frozen
+  student image convolutions
+                        the student's --image-filters, then one more
+                        stride-2 convolution for each halving that keeps
+                        the map at least --image-min-map (12) wide
 
 Every choice comes with its reason; `vqa train` prints them and writes them
 to config.json.
@@ -134,6 +138,25 @@ def resolve_learning_rate(config, global_batch):
       'learning_rate', float(f'{rate:.6g}'),
       f'{BASE_LEARNING_RATE:g} x sqrt(global batch {global_batch} / '
       f'{BASE_BATCH})')]
+
+
+def student_image_choice(student, image_size):
+  """The Choice of the student's image convolutions at `image_size`."""
+  convolutions = student.image_convolutions(image_size)
+  extra = len(convolutions) - len(student.image_filters)
+  side = math.ceil(image_size / 2 ** (len(convolutions) - 1))
+  wanted = student.image_min_map
+  if extra:
+    reason = (f'{image_size} px images: --image-filters then {extra} more '
+              f'stride-2 convolution{"s" if extra > 1 else ""}, down to a '
+              f'{side}x{side} map (at least {wanted}x{wanted}): each unit '
+              'sees a wider field before the pooling')
+  else:
+    reason = (f'{image_size} px images: --image-filters alone ({side}x{side} '
+              'map); another stride-2 convolution would leave less than '
+              f'{wanted}x{wanted}' if wanted else
+              '--image-min-map 0: --image-filters alone')
+  return Choice('student_image_convolutions', list(convolutions), reason)
 
 
 def resolve_feature_cache(config):

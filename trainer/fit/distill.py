@@ -125,6 +125,8 @@ def distill(config, strategy=None, extra_callbacks=()):
   outputs.check_output_free(config, output)
   global_batch = config.batch_size * strategy.num_replicas_in_sync
   config, choices = defaults.resolve_learning_rate(config, global_batch)
+  choices.append(defaults.student_image_choice(config.student,
+                                               spec.image_size))
   if chief:
     print(defaults.format_choices(choices), flush=True)
   train_data, val_data = _datasets(config, spec, global_batch)

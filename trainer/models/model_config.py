@@ -1,6 +1,7 @@
 """The architectures' settings (teacher, question-only, student), without
 TensorFlow: `vqa train --help` and `vqa distill --help` read them."""
 import dataclasses
+import math
 
 from trainer.contract import bundled
 from trainer.contract import errors
@@ -125,10 +126,28 @@ class StudentConfig:
   embedding_dim: int = 64
   text_width: int = 128
   text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
+  # 3x3 convolutions, the first at stride 1, the others at stride 2.
   image_filters: tuple = (32, 64, 128)
+  # Then more stride-2 convolutions of the last width while the map stays
+  # this wide: at 96 px a fourth (12x12 instead of 24x24), so that a unit
+  # sees a whole 13-24 px glyph (benchmarks/HISTORY.md, "The glyphs family").
+  image_min_map: int = dataclasses.field(default=12, metadata={
+      'help': 'after --image-filters, more stride-2 convolutions of the last '
+              'width while the map stays at least this wide (0: none)'})
   fusion_width: int = 128
   hidden_width: int = 128
   dropout: float = 0.2
+
+  def image_convolutions(self, image_size):
+    """The filters of every image convolution at `image_size`: image_filters,
+    then the last width again for each further stride-2 convolution whose
+    map is still at least image_min_map wide."""
+    filters = list(self.image_filters)
+    side = math.ceil(image_size / 2 ** (len(filters) - 1))
+    while self.image_min_map and math.ceil(side / 2) >= self.image_min_map:
+      filters.append(filters[-1])
+      side = math.ceil(side / 2)
+    return tuple(filters)
 
   def check(self):
     if self.text_layer not in TEXT_LAYERS:
@@ -139,6 +158,8 @@ class StudentConfig:
                              f'{VOCABULARIES}')
     if not self.image_filters:
       raise errors.UserError('the student needs at least one image convolution')
+    if self.image_min_map < 0:
+      raise errors.UserError(f'--image-min-map {self.image_min_map}: 0 or more')
 
   @classmethod
   def from_dict(cls, values):

@@ -267,9 +267,10 @@ def read_compact_vocabulary(model_dir):
 
 
 def _build_student(saved, model_dir):
-  # Students saved before the compact vocabulary embed the full one.
+  # Students saved before the compact vocabulary embed the full one; those
+  # saved before image_min_map have their image_filters alone.
   model_config = student.StudentConfig.from_dict(
-      dict({'vocabulary': 'full'}, **saved.model))
+      dict({'vocabulary': 'full', 'image_min_map': 0}, **saved.model))
   vocabulary = (read_compact_vocabulary(model_dir)
                 if model_config.vocabulary == 'compact' else None)
   model = student.build_student(

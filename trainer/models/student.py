@@ -7,7 +7,8 @@ answers), so it evaluates, exports and serves exactly like the teacher:
   text   full WordPiece ids -> compact ids (TokenRemap, with the default
          compact vocabulary) -> token embedding -> 1-D convolutions (or a
          BiLSTM) -> masked max pool
-  image  a few strided 3x3 convolutions with batch norm -> global average pool
+  image  a few strided 3x3 convolutions with batch norm (one more for each
+         halving that keeps the map at least 12x12) -> global average pool
 
 Every op converts to TFLite builtins, including full-integer quantisation
 (the convolutional text encoder; the LSTM needs TFLite's Select TF ops).
@@ -85,10 +86,10 @@ def _text_branch(config, input_ids, attention_mask, vocab_size, vocabulary):
   return MaskedMaxPooling(name='text_max_pooling')(sequence, attention_mask)
 
 
-def _image_branch(config, image):
+def _image_branch(config, image, image_size):
   x = keras.layers.Rescaling(1 / 127.5, offset=-1.0,
                              name='image_scaling')(tf.cast(image, tf.float32))
-  for index, filters in enumerate(config.image_filters):
+  for index, filters in enumerate(config.image_convolutions(image_size)):
     x = keras.layers.Conv2D(filters, 3, strides=2 if index else 1,
                             padding='same', use_bias=False,
                             name=f'image_conv_{index}')(x)
@@ -120,7 +121,7 @@ def build_student(config, vocab_size, num_answers, max_question_tokens,
   text = _text_branch(config, inputs[input_pipeline.INPUT_IDS],
                       inputs[input_pipeline.ATTENTION_MASK], vocab_size,
                       vocabulary)
-  image = _image_branch(config, inputs[input_pipeline.IMAGE])
+  image = _image_branch(config, inputs[input_pipeline.IMAGE], image_size)
   text = keras.layers.Dense(config.fusion_width, activation='tanh',
                             name='text_projection')(text)
   image = keras.layers.Dense(config.fusion_width, activation='tanh',

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tests.trainer.conftest import TINY_STUDENT
 from tests.trainer.conftest import tiny_distill_config
+from trainer.fit import defaults
 from trainer.fit import distill
 from trainer.fit import distill_config
 from trainer.fit import distillation
@@ -346,3 +347,44 @@ def test_training_accuracy_counts_labelled_questions_only():
   assert float(metrics['vqa_accuracy']) == 1.0
   assert float(metrics['top1_accuracy']) == 1.0
   assert float(metrics['distillation_loss']) > 0
+
+
+@pytest.mark.parametrize('image_size, convolutions', [
+    (32, (32, 64, 128)), (64, (32, 64, 128)), (96, (32, 64, 128, 128)),
+    (224, (32, 64, 128, 128, 128))])
+def test_the_student_adds_strided_convolutions_while_the_map_stays_12_wide(
+    image_size, convolutions):
+  config = student_lib.StudentConfig()
+  assert config.image_convolutions(image_size) == convolutions
+  assert student_lib.StudentConfig(image_min_map=0).image_convolutions(
+      image_size) == config.image_filters
+
+
+def test_the_built_student_has_the_convolutions_its_choice_names():
+  config = dataclasses.replace(TINY_STUDENT, vocabulary='full',
+                               image_filters=(4, 8))
+  model = student_lib.build_student(config, 30522, 5, 16, 96)
+  convs = [layer for layer in model.layers
+           if layer.name.startswith('image_conv_')]
+  assert [layer.filters for layer in convs] == [4, 8, 8, 8]  # 48, 24, 12
+  assert convs[-1].output_shape[1:3] == (12, 12)
+  choice = defaults.student_image_choice(config, 96)
+  assert choice.value == [4, 8, 8, 8] and '12x12' in choice.reason
+
+
+def test_a_student_saved_before_the_map_rule_loads_as_it_was_built(
+    tiny_records, tmp_path):
+  output = tmp_path / 'one_conv'
+  distill.distill(tiny_distill_config(
+      tiny_records, '', output, alpha=1.0, epochs=1, steps_per_epoch=1,
+      student=dict(image_filters=(8,), image_min_map=0)))
+  # The rule would add a convolution at 32 px (a 32x32 map halves to 16x16):
+  assert student_lib.StudentConfig(image_filters=(8,)).image_convolutions(
+      32) == (8, 8)
+  path = output / model_io.CONFIG_FILE
+  values = json.loads(path.read_text())
+  del values['model']['image_min_map']  # a config.json from before the rule
+  path.write_text(json.dumps(values))
+  model = model_io.load_model(str(output)).model
+  assert [layer.name for layer in model.layers
+          if layer.name.startswith('image_conv_')] == ['image_conv_0']
