@@ -43,8 +43,8 @@ def full_vocabulary_weights_bytes(student_dir):
   """Raw bytes of the weights of the same student with the full vocabulary
   (the size depends on the shapes only, so an untrained copy tells it)."""
   saved = model_io.read_saved_config(student_dir)
-  config = student_lib.StudentConfig.from_dict(
-      dict(saved.model, vocabulary='full'))
+  config = dataclasses.replace(model_io.saved_student_config(saved),
+                               vocabulary='full')
   model = student_lib.build_student(
       config, saved.vocab_size, len(saved.answers), saved.max_question_tokens,
       saved.image_size)

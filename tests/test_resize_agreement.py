@@ -17,7 +17,9 @@ import pytest
 import tensorflow as tf
 
 from beam_pipelines import images
+from trainer.data import input_pipeline
 from trainer.serve import export
+from trainer.serve import litert_bundle
 
 # The resizes may differ by this much beyond what Beam's JPEG re-encoding
 # (quality 90) moves: one grey level, well under any visible change.
@@ -77,7 +79,8 @@ def case(request):
       'raw': raw,
       'beam': np.asarray(images.square_image(raw, size)),
       # What training reads: the record's JPEG, decoded (input_pipeline).
-      'records': tf.io.decode_jpeg(images.encode_image(raw, size)).numpy(),
+      'records': input_pipeline.decode_jpeg(
+          images.encode_image(raw, size)).numpy(),
       'served': served_pixels(raw, size),
   }
 
@@ -102,3 +105,22 @@ def test_the_two_resizes_agree(case):
 def test_the_tolerance_catches_a_resize_without_antialiasing(case):
   aliased = served_pixels(case['raw'], case['size'], antialias=False)
   assert mean_abs_difference(case['beam'], aliased) > RESIZE_TOLERANCE
+
+
+def test_a_record_s_jpeg_reads_the_same_in_training_savedmodel_and_bundle(
+    case):
+  """The records' JPEG (already square, at the model's size): the training
+  pipeline, the SavedModel's decoder and the LiteRT bundle's Pillow decoder
+  give identical pixels, so the bundle answers as the SavedModel does."""
+  record = images.encode_image(case['raw'], case['size'])
+  pillow = litert_bundle.square_pixels(record, case['size'])
+  np.testing.assert_array_equal(case['records'], pillow)
+  np.testing.assert_array_equal(
+      export.square_image(tf.constant(record), case['size']).numpy(), pillow)
+
+
+def test_tensorflow_s_default_jpeg_decoder_would_differ(case):
+  """What the test above guards against: TensorFlow's default DCT."""
+  record = images.encode_image(case['raw'], case['size'])
+  fast = tf.io.decode_jpeg(record, channels=3).numpy()
+  assert np.abs(fast.astype(int) - case['records'].astype(int)).max() > 0

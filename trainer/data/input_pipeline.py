@@ -57,6 +57,19 @@ def shard_files(data_dir, split):
   return files
 
 
+# libjpeg's accurate integer DCT: the decoder Pillow uses (the Beam
+# pipeline, the LiteRT bundle), so that training, the SavedModel and the
+# bundle see the same pixels. TensorFlow's default (INTEGER_FAST) differs
+# from it by up to 7 grey levels, which changed 1.6% of a student's answers
+# between its SavedModel and its fp32 bundle (benchmarks/RESULTS.md).
+JPEG_DCT_METHOD = 'INTEGER_ACCURATE'
+
+
+def decode_jpeg(data):
+  """JPEG bytes -> [H, W, 3] uint8, as Pillow decodes them."""
+  return tf.io.decode_jpeg(data, channels=3, dct_method=JPEG_DCT_METHOD)
+
+
 def decode_record(example, decode_image=True):
   """Parsed Example -> model features plus what evaluation needs."""
   features = {
@@ -70,7 +83,7 @@ def decode_record(example, decode_image=True):
       'scores': example[record_spec.ANSWER_SCORES],
   }
   if decode_image:
-    image = tf.io.decode_jpeg(example[record_spec.IMAGE_ENCODED], channels=3)
+    image = decode_jpeg(example[record_spec.IMAGE_ENCODED])
     features[IMAGE] = tf.ensure_shape(image, [None, None, 3])
   return features
 

@@ -112,7 +112,7 @@ def model_inputs(questions, uses_image):
           [q.attention_mask for q in questions]).astype(np.int32)}
   if uses_image:
     inputs[input_pipeline.IMAGE] = np.stack(
-        [tf.io.decode_jpeg(q.image_jpeg, channels=3).numpy()
+        [input_pipeline.decode_jpeg(q.image_jpeg).numpy()
          for q in questions])
   return inputs
 

@@ -266,11 +266,18 @@ def read_compact_vocabulary(model_dir):
   return compact_vocabulary.CompactVocabulary.from_json(read_json(path), path)
 
 
-def _build_student(saved, model_dir):
-  # Students saved before the compact vocabulary embed the full one; those
-  # saved before image_min_map have their image_filters alone.
-  model_config = student.StudentConfig.from_dict(
+def saved_student_config(saved):
+  """The StudentConfig a saved student was built with.
+
+  Students saved before the compact vocabulary embed the full one; those
+  saved before image_min_map have their image_filters alone.
+  """
+  return student.StudentConfig.from_dict(
       dict({'vocabulary': 'full', 'image_min_map': 0}, **saved.model))
+
+
+def _build_student(saved, model_dir):
+  model_config = saved_student_config(saved)
   vocabulary = (read_compact_vocabulary(model_dir)
                 if model_config.vocabulary == 'compact' else None)
   model = student.build_student(

@@ -44,9 +44,12 @@ def square_image(data, image_size):
   """One encoded image -> [S, S, 3] uint8, resized like the records.
 
   Antialiased bilinear, as beam_pipelines/images.py's PIL resize
-  (tests/test_resize_agreement.py compares them).
+  (tests/test_resize_agreement.py compares them); JPEGs decoded as Pillow
+  decodes them (input_pipeline.decode_jpeg), other formats by decode_image.
   """
-  image = tf.io.decode_image(data, channels=3, expand_animations=False)
+  image = tf.cond(
+      tf.io.is_jpeg(data), lambda: input_pipeline.decode_jpeg(data),
+      lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
   image = tf.image.resize(image, [image_size, image_size], method='bilinear',
                           antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)

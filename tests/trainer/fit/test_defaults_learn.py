@@ -16,7 +16,9 @@ IMAGES_PER_SPLIT = 800
 # Each family at its default size: the glyphs' details need 96 px.
 IMAGE_SIZES = {'shapes': 32, 'photos': 32, 'glyphs': 96}
 TOP_ANSWERS = {'shapes': 10, 'photos': 12, 'glyphs': 9}
-MARGIN_OVER_QUESTION_ONLY = 0.15
+# Glyphs: 0.25, above the 0.13 the 6x6-map stride of before reached (and
+# under the 0.36-0.42 of today's defaults, benchmarks/RESULTS.md).
+MARGIN_OVER_QUESTION_ONLY = {'shapes': 0.15, 'photos': 0.15, 'glyphs': 0.25}
 MIN_IMAGE_GAP = 0.15
 
 
@@ -50,7 +52,7 @@ def test_the_defaults_train_a_teacher_that_uses_the_image(kind, tmp_path):
   teacher = _train_with_defaults(records, tmp_path / 't')
   teacher_accuracy = teacher['val']['vqa_accuracy']
   assert teacher_accuracy >= (question_only['val']['vqa_accuracy'] +
-                              MARGIN_OVER_QUESTION_ONLY)
+                              MARGIN_OVER_QUESTION_ONLY[kind])
   check = teacher['image_check']
   assert check['gap'] >= MIN_IMAGE_GAP
   assert {c['field'] for c in teacher['choices']} >= {
