@@ -204,14 +204,39 @@ def tune_trainable(trainable, param_space, options, kind, default_point,
     default_point: the hand-picked settings, tried first.
     callbacks: more ray.tune.Callback objects (e.g. for tests).
   """
+  with _sweep_environment():
+    return _fit_or_resume(trainable, param_space, options, kind,
+                          default_point, callbacks)
+
+
+# For this sweep only (restored after it: any other Tuner in the process, a
+# test's or a user's, keeps Ray's automatic result.json and progress.csv).
+SWEEP_ENV = {
+    # Short epochs make those snapshots frequent; Ray warns about each burst.
+    'TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S': '0',
+    # No automatic TensorBoard logger: each trial's HParams record is the
+    # trainer's (trials.hparams_callback, beside its TensorBoard logs); with
+    # both, TensorBoard listed every trial twice. _tuner adds the other two.
+    'TUNE_DISABLE_AUTO_CALLBACK_LOGGERS': '1'}
+
+
+@contextlib.contextmanager
+def _sweep_environment():
+  previous = {name: os.environ.get(name) for name in SWEEP_ENV}
+  os.environ.update(SWEEP_ENV)
+  try:
+    yield
+  finally:
+    for name, value in previous.items():
+      if value is None:
+        os.environ.pop(name, None)
+      else:
+        os.environ[name] = value
+
+
+def _fit_or_resume(trainable, param_space, options, kind, default_point,
+                   callbacks):
   path = os.path.join(options.storage, options.experiment(kind))
-  # Short epochs make those snapshots frequent; Ray warns about each burst.
-  os.environ.setdefault(
-      'TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S', '0')
-  # No automatic TensorBoard logger: each trial's HParams record is the
-  # trainer's (trials.hparams_callback, beside its TensorBoard logs); with
-  # both, TensorBoard listed every trial twice. _tuner adds the other two.
-  os.environ['TUNE_DISABLE_AUTO_CALLBACK_LOGGERS'] = '1'
   exists = tune.Tuner.can_restore(path)
   if options.resume:
     if not exists:

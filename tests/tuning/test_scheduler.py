@@ -3,6 +3,8 @@
 The production trainables run the real trainer (tests/tuning/test_sweeps.py);
 here the learning curves are rigged so that ASHA's decisions are certain.
 """
+import os
+
 from ray import tune
 
 from tests.tuning.rigged import flaky_trial
@@ -60,3 +62,25 @@ def test_a_failed_trial_is_retried(ray_context, tmp_path):
   table = results.trial_table(grid, ['attempts'])
   assert list(table['status']) == [results.COMPLETED]
   assert attempts.read_text().count('attempt') == 2
+
+
+def test_a_sweep_turns_ray_s_automatic_loggers_off_for_itself_only(
+    monkeypatch):
+  """Left off after a sweep, every later Tuner of the process (a test's, a
+  user's) would write no result.json nor progress.csv."""
+  name = 'TUNE_DISABLE_AUTO_CALLBACK_LOGGERS'
+  monkeypatch.delenv(name, raising=False)
+  seen = {}
+
+  def fit_or_resume(*args):
+    del args
+    seen['during'] = os.environ.get(name)
+    return 'results'
+
+  monkeypatch.setattr(sweep, '_fit_or_resume', fit_or_resume)
+  assert sweep.tune_trainable(None, {}, None, 'distill', {}) == 'results'
+  assert seen['during'] == '1'
+  assert name not in os.environ
+  monkeypatch.setenv(name, '0')  # a user's own setting comes back
+  sweep.tune_trainable(None, {}, None, 'distill', {})
+  assert os.environ[name] == '0'
