@@ -9,13 +9,16 @@ to 512, product, a 512-unit hidden layer, dropout 0.3), loss, Adam with
 cosine decay, epochs and batch. The image model is four blocks a reader can
 check by eye:
 
-  [3x3 convolution, batch norm, ReLU, 2x2 max pooling] x 4
-  (32, 64, 128, 256 filters), global average pooling
+  [3x3 convolution, batch norm, ReLU] x 4 (32, 64, 128, 256 filters), 2x2
+  max pooling after the first three (a 12x12 map at 96 px; after all four,
+  6x6, it learnt nothing on the glyphs family in 10 epochs), global average
+  pooling
 
 Prints the validation VQA accuracy of each epoch and, last, a JSON line
-{"vqa_accuracy": ..., "train_vqa_accuracy": ...}; benchmarks/defaults_bench.py
-reads it. The accuracy is Keras's validation metric, the same one `vqa train`
-reports for the teacher each epoch.
+{"vqa_accuracy": ..., "train_vqa_accuracy": ..., "history": ...}, Keras's
+validation metric, the one `vqa train` reports for the teacher each epoch.
+benchmarks/defaults_bench.py calls train_reference() and scores its model
+as it scores the others (image_check.measure).
 """
 import argparse
 import dataclasses

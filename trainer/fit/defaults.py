@@ -25,6 +25,7 @@ import dataclasses
 import math
 
 from trainer.contract import errors
+from trainer.models import model_config
 
 # MobileNetV2's output strides, deepest first.
 STRIDES = (32, 16, 8, 4)
@@ -144,7 +145,7 @@ def student_image_choice(student, image_size):
   """The Choice of the student's image convolutions at `image_size`."""
   convolutions = student.image_convolutions(image_size)
   extra = len(convolutions) - len(student.image_filters)
-  side = math.ceil(image_size / 2 ** (len(convolutions) - 1))
+  side = model_config.image_map_side(image_size, len(convolutions))
   wanted = student.image_min_map
   if extra:
     reason = (f'{image_size} px images: --image-filters then {extra} more '

@@ -107,6 +107,12 @@ class ModelConfig:
     return not self.image_trainable
 
 
+def image_map_side(image_size, convolutions):
+  """The student's image map side after `convolutions` 3x3 convolutions, the
+  first at stride 1 and the others at stride 2 ('same' padding)."""
+  return math.ceil(image_size / 2 ** (convolutions - 1))
+
+
 TEXT_LAYERS = ('cnn', 'lstm')
 VOCABULARIES = ('compact', 'full')
 
@@ -143,7 +149,7 @@ class StudentConfig:
     then the last width again for each further stride-2 convolution whose
     map is still at least image_min_map wide."""
     filters = list(self.image_filters)
-    side = math.ceil(image_size / 2 ** (len(filters) - 1))
+    side = image_map_side(image_size, len(filters))
     while self.image_min_map and math.ceil(side / 2) >= self.image_min_map:
       filters.append(filters[-1])
       side = math.ceil(side / 2)
