@@ -14,7 +14,7 @@ def training_callbacks(config, output, chief, early_stopping=True):
           os.path.join(output, 'checkpoints', 'epoch-{epoch:03d}'),
           save_weights_only=True),
   ]
-  if early_stopping:
+  if early_stopping and config.early_stopping_patience:
     callbacks.append(keras.callbacks.EarlyStopping(
         monitor='val_vqa_accuracy', mode='max',
         patience=config.early_stopping_patience, restore_best_weights=True))

@@ -36,7 +36,10 @@ class FitConfig:
       'choices': LOSSES})  # soft scores or the label
   strategy: str = dataclasses.field(default='auto', metadata={
       'choices': STRATEGIES})
-  early_stopping_patience: int = 3
+  early_stopping_patience: int = dataclasses.field(default=3, metadata={
+      'help': 'epochs without a better validation VQA accuracy before '
+              'training stops, keeping the best weights (0: never stops '
+              'early)'})
   steps_per_epoch: int = dataclasses.field(default=0, metadata={
       'help': '0: one pass over the training split'})
   validation_steps: int = dataclasses.field(default=0, metadata={
@@ -67,6 +70,10 @@ class FitConfig:
     for name in ('epochs', 'batch_size'):
       if getattr(self, name) < 1:
         raise errors.UserError(f'--{name.replace("_", "-")} must be >= 1')
+    if self.early_stopping_patience < 0:
+      raise errors.UserError(f'--early-stopping-patience '
+                             f'{self.early_stopping_patience}: must be >= 0 '
+                             '(0: never stops early)')
     if self.learning_rate < 0:
       raise errors.UserError(f'--learning-rate {self.learning_rate}: must be >= 0 '
                        '(0: chosen for the batch size)')

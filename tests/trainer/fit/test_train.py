@@ -12,6 +12,7 @@ import tensorflow as tf
 from tests.trainer.conftest import tiny_config
 from trainer.data import input_pipeline
 from trainer.models import model_io
+from trainer.fit import callbacks
 from trainer.fit import fit_setup
 from trainer.fit import train
 from trainer.app import cli
@@ -177,6 +178,29 @@ def test_every_fit_flag_reaches_the_config():
   assert rotated.model.image_feature_stride == 4
   defaults = cli.job_config('train', ['--data', 'd', '--output', 'o'])
   assert defaults == train.TrainConfig(data='d', output='o')
+
+
+def _stops_early(patience, tmp_path):
+  config = train.TrainConfig(early_stopping_patience=patience)
+  return any(isinstance(callback, tf.keras.callbacks.EarlyStopping)
+             for callback in callbacks.training_callbacks(
+                 config, str(tmp_path), chief=False))
+
+
+def test_early_stopping_patience_zero_never_stops_early(tmp_path):
+  # Keras's EarlyStopping(patience=0) would stop at the first epoch that
+  # does not beat the best.
+  assert _stops_early(3, tmp_path)
+  assert not _stops_early(0, tmp_path)
+
+
+def test_a_negative_early_stopping_patience_is_refused(tiny_records,
+                                                       tmp_path, capsys):
+  code = cli.main(['train', '--data', tiny_records, '--output',
+                   str(tmp_path / 'm'), '--early-stopping-patience', '-1'])
+  assert code == 2
+  assert '--early-stopping-patience -1: must be >= 0' in (
+      capsys.readouterr().err)
 
 
 def test_cosine_schedule_decays_to_zero():

@@ -91,6 +91,23 @@ def test_int8_output_is_float_logits(converted, val_inputs, spec):
   assert logits.shape == (EXAMPLES, spec.num_answers)
 
 
+def _weight_types(content):
+  """{Keras layer name: numpy dtype} of each MatMul's weights in a
+  .tflite file."""
+  from ai_edge_litert import interpreter  # pylint: disable=g-import-not-at-top
+  runner = interpreter.Interpreter(model_content=content)
+  return {details['name'].split('/')[-2]: details['dtype']
+          for details in runner.get_tensor_details()
+          if details['name'].endswith('/MatMul')}
+
+
+def test_int8_keeps_only_the_answer_layer_float(converted):
+  # An int8 output would tie answers less than one of its 256 levels apart.
+  types = _weight_types(converted['int8'])
+  assert types.pop('answer_logits') == np.float32
+  assert types and set(types.values()) == {np.int8}, types
+
+
 @pytest.fixture(scope='module')
 def full_vocabulary_converted(spec, tmp_path_factory):
   """quantize mode -> .tflite bytes of an untrained tiny student embedding
