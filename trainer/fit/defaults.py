@@ -15,8 +15,8 @@ image size, the pretrained weights and the global batch size:
   cache_frozen_features on whenever an encoder is frozen
   student image convolutions
                         the student's --image-filters, then one more
-                        stride-2 convolution for each halving that keeps
-                        the map at least --image-min-map (12) wide
+                        convolution for each halving that keeps the map
+                        at least --image-min-map (12) wide
 
 Every choice comes with its reason; `vqa train` prints them and writes them
 to config.json.
@@ -149,12 +149,12 @@ def student_image_choice(student, image_size):
   wanted = student.image_min_map
   if extra:
     reason = (f'{image_size} px images: --image-filters then {extra} more '
-              f'stride-2 convolution{"s" if extra > 1 else ""}, down to a '
-              f'{side}x{side} map (at least {wanted}x{wanted}): each unit '
-              'sees a wider field before the pooling')
+              f'convolution{"s" if extra > 1 else ""}, each after a halving, '
+              f'down to a {side}x{side} map (at least {wanted}x{wanted}): '
+              'each unit sees a wider field before the pooling')
   else:
     reason = (f'{image_size} px images: --image-filters alone ({side}x{side} '
-              'map); another stride-2 convolution would leave less than '
+              'map); another halving would leave less than '
               f'{wanted}x{wanted}' if wanted else
               '--image-min-map 0: --image-filters alone')
   return Choice('student_image_convolutions', list(convolutions), reason)

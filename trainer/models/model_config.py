@@ -115,6 +115,8 @@ def image_map_side(image_size, convolutions):
 
 TEXT_LAYERS = ('cnn', 'lstm')
 VOCABULARIES = ('compact', 'full')
+# How the student's image map halves between its convolutions.
+IMAGE_DOWNSAMPLINGS = ('max-pool', 'stride')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,22 +134,33 @@ class StudentConfig:
   embedding_dim: int = 64
   text_width: int = 128
   text_kernel_size: int = dataclasses.field(default=3, metadata={'cli': False})
-  # 3x3 convolutions, the first at stride 1, the others at stride 2.
+  # 3x3 convolutions; the map halves before each but the first.
   image_filters: tuple = (32, 64, 128)
-  # Then more stride-2 convolutions of the last width while the map stays
-  # this wide: at 96 px a fourth (12x12 instead of 24x24), so that a unit
-  # sees a whole 13-24 px glyph (benchmarks/HISTORY.md, "The glyphs family").
+  # Then more convolutions of the last width, each after a halving, while the
+  # map stays this wide: at 96 px a fourth (12x12 instead of 24x24), so that
+  # a unit sees a whole 13-24 px glyph (benchmarks/HISTORY.md, "The glyphs
+  # family").
   image_min_map: int = dataclasses.field(default=12, metadata={
-      'help': 'after --image-filters, more stride-2 convolutions of the last '
-              'width while the map stays at least this wide (0: none)'})
+      'help': 'after --image-filters, more convolutions of the last width, '
+              'each after a halving, while the map stays at least this wide '
+              '(0: none)'})
+  # 2x2 max pooling then a stride-1 convolution, as the plain reference CNN
+  # does, for the same multiply-adds as a stride-2 convolution: on glyphs
+  # the student alone went from 0.650 to 0.763 (benchmarks/HISTORY.md, "The
+  # student's halving").
+  image_downsampling: str = dataclasses.field(default='max-pool', metadata={
+      'choices': IMAGE_DOWNSAMPLINGS,
+      'help': 'how the image map halves between convolutions: max-pool (2x2 '
+              'max pooling, then a stride-1 convolution) or stride (stride-2 '
+              'convolutions)'})
   fusion_width: int = 128
   hidden_width: int = 128
   dropout: float = 0.2
 
   def image_convolutions(self, image_size):
     """The filters of every image convolution at `image_size`: image_filters,
-    then the last width again for each further stride-2 convolution whose
-    map is still at least image_min_map wide."""
+    then the last width again for each further halving that leaves the map
+    at least image_min_map wide."""
     filters = list(self.image_filters)
     side = image_map_side(image_size, len(filters))
     while self.image_min_map and math.ceil(side / 2) >= self.image_min_map:
@@ -164,6 +177,10 @@ class StudentConfig:
                              f'{VOCABULARIES}')
     if not self.image_filters:
       raise errors.UserError('the student needs at least one image convolution')
+    if self.image_downsampling not in IMAGE_DOWNSAMPLINGS:
+      raise errors.UserError(f'--image-downsampling '
+                             f'{self.image_downsampling!r}: one of '
+                             f'{IMAGE_DOWNSAMPLINGS}')
     if self.image_min_map < 0:
       raise errors.UserError(f'--image-min-map {self.image_min_map}: 0 or more')
 

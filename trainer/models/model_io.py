@@ -270,10 +270,12 @@ def saved_student_config(saved):
   """The StudentConfig a saved student was built with.
 
   Students saved before the compact vocabulary embed the full one; those
-  saved before image_min_map have their image_filters alone.
+  saved before image_min_map have their image_filters alone; those saved
+  before image_downsampling halve with stride-2 convolutions.
   """
   return student.StudentConfig.from_dict(
-      dict({'vocabulary': 'full', 'image_min_map': 0}, **saved.model))
+      dict({'vocabulary': 'full', 'image_min_map': 0,
+            'image_downsampling': 'stride'}, **saved.model))
 
 
 def _build_student(saved, model_dir):

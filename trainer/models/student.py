@@ -7,8 +7,10 @@ answers), so it evaluates, exports and serves exactly like the teacher:
   text   full WordPiece ids -> compact ids (TokenRemap, with the default
          compact vocabulary) -> token embedding -> 1-D convolutions (or a
          BiLSTM) -> masked max pool
-  image  a few strided 3x3 convolutions with batch norm (one more for each
-         halving that keeps the map at least 12x12) -> global average pool
+  image  a few 3x3 convolutions with batch norm, a 2x2 max pooling before
+         each but the first (or stride-2 convolutions, --image-downsampling
+         stride), one more for each halving that keeps the map at least
+         12x12 -> global average pool
 
 Every op converts to TFLite builtins, including full-integer quantisation
 (the convolutional text encoder; the LSTM needs TFLite's Select TF ops).
@@ -89,9 +91,13 @@ def _text_branch(config, input_ids, attention_mask, vocab_size, vocabulary):
 def _image_branch(config, image, image_size):
   x = keras.layers.Rescaling(1 / 127.5, offset=-1.0,
                              name='image_scaling')(tf.cast(image, tf.float32))
+  pools = config.image_downsampling == 'max-pool'
   for index, filters in enumerate(config.image_convolutions(image_size)):
-    x = keras.layers.Conv2D(filters, 3, strides=2 if index else 1,
-                            padding='same', use_bias=False,
+    if index and pools:
+      x = keras.layers.MaxPooling2D(2, padding='same',
+                                    name=f'image_pool_{index}')(x)
+    x = keras.layers.Conv2D(filters, 3, strides=2 if index and not pools
+                            else 1, padding='same', use_bias=False,
                             name=f'image_conv_{index}')(x)
     x = keras.layers.BatchNormalization(momentum=0.9,
                                         name=f'image_bn_{index}')(x)

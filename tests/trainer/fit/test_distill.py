@@ -372,6 +372,47 @@ def test_the_built_student_has_the_convolutions_its_choice_names():
   assert choice.value == [4, 8, 8, 8] and '12x12' in choice.reason
 
 
+def _image_layers(model, prefix):
+  return [layer for layer in model.layers if layer.name.startswith(prefix)]
+
+
+@pytest.mark.parametrize('downsampling, pools, strides', [
+    ('max-pool', 3, [1, 1, 1, 1]), ('stride', 0, [1, 2, 2, 2])])
+def test_the_student_halves_its_map_as_asked(downsampling, pools, strides):
+  config = dataclasses.replace(TINY_STUDENT, vocabulary='full',
+                               image_filters=(4, 8),
+                               image_downsampling=downsampling)
+  model = student_lib.build_student(config, 30522, 5, 16, 96)
+  assert len(_image_layers(model, 'image_pool_')) == pools
+  convs = _image_layers(model, 'image_conv_')
+  assert [layer.strides[0] for layer in convs] == strides
+  assert convs[-1].output_shape[1:3] == (12, 12)
+
+
+def test_a_student_saved_before_max_pooling_loads_with_strides(
+    tiny_records, tmp_path):
+  output = tmp_path / 'strided'
+  distill.distill(tiny_distill_config(
+      tiny_records, '', output, alpha=1.0, epochs=1, steps_per_epoch=1,
+      student=dict(image_downsampling='stride')))
+  expected = model_io.load_model(str(output)).model
+  path = output / model_io.CONFIG_FILE
+  values = json.loads(path.read_text())
+  del values['model']['image_downsampling']  # a config.json from before
+  path.write_text(json.dumps(values))
+  model = model_io.load_model(str(output)).model
+  assert not _image_layers(model, 'image_pool_')
+  rng = np.random.default_rng(0)
+  inputs = {}
+  for tensor in model.inputs:
+    shape = (2,) + tuple(tensor.shape[1:])
+    inputs[tensor.name] = (rng.integers(0, 255, shape, dtype=np.uint8)
+                           if tensor.name == 'image' else
+                           np.ones(shape, np.int32))
+  np.testing.assert_allclose(model(inputs, training=False),
+                             expected(inputs, training=False), rtol=1e-5)
+
+
 def test_a_student_saved_before_the_map_rule_loads_as_it_was_built(
     tiny_records, tmp_path):
   output = tmp_path / 'one_conv'
