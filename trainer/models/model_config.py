@@ -109,7 +109,8 @@ class ModelConfig:
 
 def image_map_side(image_size, convolutions):
   """The student's image map side after `convolutions` 3x3 convolutions, the
-  first at stride 1 and the others at stride 2 ('same' padding)."""
+  map halved before each but the first (2x2 max pooling or a stride-2
+  convolution, both with 'same' padding: ceil(side / 2))."""
   return math.ceil(image_size / 2 ** (convolutions - 1))
 
 

@@ -93,12 +93,13 @@ def _image_branch(config, image, image_size):
                              name='image_scaling')(tf.cast(image, tf.float32))
   pools = config.image_downsampling == 'max-pool'
   for index, filters in enumerate(config.image_convolutions(image_size)):
-    if index and pools:
+    halves = index > 0
+    if halves and pools:
       x = keras.layers.MaxPooling2D(2, padding='same',
                                     name=f'image_pool_{index}')(x)
-    x = keras.layers.Conv2D(filters, 3, strides=2 if index and not pools
-                            else 1, padding='same', use_bias=False,
-                            name=f'image_conv_{index}')(x)
+    stride = 2 if halves and not pools else 1
+    x = keras.layers.Conv2D(filters, 3, strides=stride, padding='same',
+                            use_bias=False, name=f'image_conv_{index}')(x)
     x = keras.layers.BatchNormalization(momentum=0.9,
                                         name=f'image_bn_{index}')(x)
     x = keras.layers.ReLU(name=f'image_relu_{index}')(x)
